@@ -1,0 +1,1 @@
+"""Benchmark scenarios: every module here is imported and registers itself with `@scenario`."""

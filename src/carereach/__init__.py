@@ -1,0 +1,3 @@
+"""Carereach: consent-first multichannel engagement for healthcare and life sciences."""
+
+__version__ = "0.1.0"

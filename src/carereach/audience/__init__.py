@@ -1,0 +1,1 @@
+"""Contacts, addresses, identifiers, specialties, personas, territories and segments."""

@@ -1,0 +1,461 @@
+"""Matching a batch's rows to contacts, and merging them in.
+
+Matching, in order (the first key that finds someone wins):
+1. NPI: the national identifier decides; the contact it names is the one.
+2. MRN (patients), by its blind index: it decides too (an MRN on several patients is a problem).
+3. phone (E.164), then 4. e-mail, among contacts of the same kind. A contact found by address
+   whose NPI, MRN, birth date or last name differs from the row's is someone else (a practice
+   line, a family phone): it is not merged and the report says so. Several remaining
+   candidates make the row a problem (the import cannot choose).
+Each key costs one query per batch (`= ANY(array)` on PostgreSQL), then the found contacts'
+state is loaded in bulk: never a query per row.
+
+Merging fills empty fields and adds new phones, e-mails, postal addresses, tags and
+specialties; a non-empty value that differs is kept and reported as a conflict. Rows of the
+same batch match each other the same way, so a file that lists a person twice makes one
+contact; across batches, an earlier batch's rows are already written when a run matches the
+next one (a dry run, which writes nothing, plans each batch against the database alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from carereach.audience.drafts import PHI_FIELDS
+from carereach.audience.imports.batch import (
+    CONTACT_ATTRS,
+    PROFILE_FIELDS,
+    BatchPlan,
+    Conflict,
+    ImportContext,
+    Known,
+    MergeNote,
+    PlannedRow,
+    PostalKey,
+    Profile,
+    RowProblem,
+    Target,
+    add_problem,
+)
+from carereach.audience.models import (
+    CaregiverProfile,
+    Contact,
+    ContactStatus,
+    Email,
+    HcpProfile,
+    PatientProfile,
+    Phone,
+    PostalAddress,
+)
+from carereach.security.fields import blind_index_lookup, normalize_for_index
+
+# A contact found by address is someone else when one of these differs from the row's.
+_IDENTITY = {
+    "hcp": ("npi", "last_name"),
+    "patient": ("mrn", "date_of_birth", "last_name"),
+    "caregiver": ("last_name",),
+}
+_FIELD_LABELS = {"npi": "NPI", "mrn": "MRN", "e164": "phone"}
+
+
+class _Index:
+    """Match keys → targets for one batch: stored contacts found by the batch's queries, plus
+    the contacts the batch's own rows create or extend."""
+
+    def __init__(self) -> None:
+        self.npi: dict[str, Target] = {}
+        self.mrn: dict[str, list[Target]] = {}
+        self.phone: dict[str, list[Target]] = {}
+        self.email: dict[str, list[Target]] = {}
+
+    @staticmethod
+    def _add(index: dict[str, list[Target]], key: str, target: Target) -> None:
+        found = index.setdefault(key, [])
+        if target not in found:
+            found.append(target)
+
+    def register(self, target: Target, row: PlannedRow) -> None:
+        draft = row.draft
+        if draft.npi:
+            self.npi[draft.npi] = target
+        if draft.mrn:
+            self._add(self.mrn, normalize_for_index(draft.mrn), target)
+        for phone in draft.phones:
+            self._add(self.phone, phone.e164, target)
+        for email in draft.emails:
+            self._add(self.email, email, target)
+
+
+def match_and_merge(
+    rows: list[PlannedRow],
+    ctx: ImportContext,
+    plan: BatchPlan,
+    problems: dict[int, list[RowProblem]],
+) -> None:
+    index = _load_candidates(rows)
+    changed: dict[int, Target] = {}
+    for row in rows:
+        target, key = _find(row, index, ctx, plan, problems)
+        if row.number in problems:
+            continue
+        if target is None:
+            target = _new_target(row)
+            plan.new_targets.append(target)
+            plan.created_rows += 1
+        else:
+            _merge(target, row, ctx, plan)
+            plan.merges.append(MergeNote(row.number, target, key))
+            plan.merged_rows += 1
+            if not target.is_new and target.changed and target.contact_id is not None:
+                changed[target.contact_id] = target
+        index.register(target, row)
+    plan.changed_targets = list(changed.values())
+
+
+def _find(
+    row: PlannedRow,
+    index: _Index,
+    ctx: ImportContext,
+    plan: BatchPlan,
+    problems: dict[int, list[RowProblem]],
+) -> tuple[Target | None, str]:
+    draft = row.draft
+    if draft.npi and draft.npi in index.npi:
+        return index.npi[draft.npi], "npi"
+    if draft.mrn:
+        same_mrn = [
+            t for t in index.mrn.get(normalize_for_index(draft.mrn), ()) if t.kind == draft.kind
+        ]
+        if len(same_mrn) == 1:
+            return same_mrn[0], "mrn"
+        if same_mrn:
+            names = ", ".join(t.describe() for t in same_mrn[:5])
+            add_problem(
+                problems, ctx, row, "mrn", "", f"the MRN belongs to several contacts ({names})"
+            )
+            return None, ""
+    stages: list[tuple[str, dict[str, list[Target]], list[str]]] = [
+        ("phone", index.phone, [phone.e164 for phone in draft.phones]),
+        ("email", index.email, list(draft.emails)),
+    ]
+    for key, keyed, values in stages:
+        found: list[Target] = []
+        shown = ""
+        for value in values:
+            for candidate in keyed.get(value, ()):
+                if candidate.kind == draft.kind and candidate not in found:
+                    found.append(candidate)
+                    shown = shown or value
+        if not found:
+            continue
+        accepted: list[Target] = []
+        rejected: list[tuple[Target, str]] = []
+        for candidate in found:
+            differs = _differs(candidate, row)
+            if differs:
+                rejected.append((candidate, differs))
+            else:
+                accepted.append(candidate)
+        if rejected:
+            first, differs = rejected[0]
+            others = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
+            label = differs.replace("_", " ")
+            plan.conflicts.append(
+                Conflict(
+                    row.number,
+                    first,
+                    key,
+                    ctx.column_of(key),
+                    shown,
+                    f"the {key} also belongs to {first.describe()}{others}, whose {label} "
+                    f"differs: not merged",
+                )
+            )
+        if len(accepted) == 1:
+            return accepted[0], key
+        if len(accepted) > 1:
+            names = ", ".join(t.describe() for t in accepted[:5])
+            add_problem(
+                problems,
+                ctx,
+                row,
+                key,
+                shown,
+                f"the {key} matches several contacts ({names}): give an NPI or MRN, "
+                f"or merge them first",
+            )
+            return None, ""
+    return None, ""
+
+
+def _differs(candidate: Target, row: PlannedRow) -> str:
+    for name in _IDENTITY[candidate.kind]:
+        new, old = row.values.get(name), candidate.values.get(name)
+        if not _blank(new) and not _blank(old) and not _same(old, new):
+            return name
+    return ""
+
+
+def _blank(value: object) -> bool:
+    return value is None or value is False or value == "" or value == [] or value == {}
+
+
+def _same(old: object, new: object) -> bool:
+    if isinstance(old, str) and isinstance(new, str):
+        return old == new or normalize_for_index(old) == normalize_for_index(new)
+    return old == new
+
+
+def _any_of(
+    values: list[Any], *, sql_type: Literal["text", "bigint"] = "text"
+) -> list[Any] | RawSQL:
+    """The right side of `__in` for a batch of values: on PostgreSQL one array parameter (a
+    list of 5,000 placeholders costs more to send and parse than the lookup itself)."""
+    if connection.vendor == "postgresql":
+        # The values travel as one bound parameter; only the fixed type name is formatted in.
+        return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [values])  # noqa: S611
+    return values
+
+
+def _load_candidates(rows: list[PlannedRow]) -> _Index:
+    """One query per match key for the batch, then the found contacts' state in bulk."""
+    index = _Index()
+    if not rows:
+        return index
+    kinds = {row.draft.kind for row in rows}
+    npis = [row.draft.npi for row in rows if row.draft.npi]
+    mrn_hashes: dict[str, str] = {}
+    for row in rows:
+        if row.draft.mrn:
+            normalized = normalize_for_index(row.draft.mrn)
+            mrn_hashes.update(dict.fromkeys(blind_index_lookup(row.draft.mrn), normalized))
+    phones = {phone.e164 for row in rows for phone in row.draft.phones}
+    emails = {email for row in rows for email in row.draft.emails}
+
+    by_npi: dict[str, int] = {}
+    if npis:
+        for npi, contact_id, status, merged_into in HcpProfile.objects.filter(
+            npi__in=_any_of(npis)
+        ).values_list("npi", "contact_id", "contact__status", "contact__merged_into_id"):
+            if npi:
+                moved = status == ContactStatus.MERGED and merged_into is not None
+                by_npi[npi] = merged_into if moved and merged_into is not None else contact_id
+    # The IN list drives each query through its value's index; kind and status are read by a
+    # join on the primary key and checked here (a subquery on contacts made SQLite scan them).
+    merged = ContactStatus.MERGED
+    by_mrn: list[tuple[str, int]] = []
+    if mrn_hashes:
+        by_mrn = [
+            (mrn_hashes[digest], contact_id)
+            for digest, contact_id, kind, status in PatientProfile.objects.filter(
+                mrn_index__in=_any_of(list(mrn_hashes))
+            ).values_list("mrn_index", "contact_id", "contact__kind", "contact__status")
+            if digest is not None and kind in kinds and status != merged
+        ]
+    by_phone: list[tuple[str, int]] = []
+    if phones:
+        by_phone = [
+            (e164, contact_id)
+            for e164, contact_id, kind, status in Phone.objects.filter(
+                e164__in=_any_of(list(phones))
+            ).values_list("e164", "contact_id", "contact__kind", "contact__status")
+            if kind in kinds and status != merged
+        ]
+    by_email: list[tuple[str, int]] = []
+    if emails:
+        by_email = [
+            (address, contact_id)
+            for address, contact_id, kind, status in Email.objects.filter(
+                address__in=_any_of(list(emails))
+            ).values_list("address", "contact_id", "contact__kind", "contact__status")
+            if kind in kinds and status != merged
+        ]
+    ids = set(by_npi.values()) | {cid for _, cid in (*by_mrn, *by_phone, *by_email)}
+    if not ids:
+        return index
+    targets = _load_targets(ids)
+    for npi, contact_id in by_npi.items():
+        if contact_id in targets:
+            index.npi[npi] = targets[contact_id]
+    for keyed, pairs in ((index.mrn, by_mrn), (index.phone, by_phone), (index.email, by_email)):
+        for value, contact_id in pairs:
+            if contact_id in targets:
+                _Index._add(keyed, value, targets[contact_id])
+    return index
+
+
+def _load_targets(ids: set[int]) -> dict[int, Target]:
+    id_list = list(ids)
+    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_any_of(id_list, sql_type="bigint"))}
+    owned = {"contact_id__in": _any_of(id_list, sql_type="bigint")}
+    kinds = {contact.kind for contact in contacts.values()}
+    profiles: dict[int, Profile] = {}
+    for kind, model in (
+        ("hcp", HcpProfile),
+        ("patient", PatientProfile),
+        ("caregiver", CaregiverProfile),
+    ):
+        if kind in kinds:
+            for found in model.objects.filter(**owned):
+                profiles[found.contact_id] = found
+    targets: dict[int, Target] = {}
+    known: dict[int, Known] = {}
+    for contact_id, contact in contacts.items():
+        values: dict[str, Any] = {name: getattr(contact, name) for name in CONTACT_ATTRS}
+        values["time_zone_source"] = contact.time_zone_source
+        values["territory"] = contact.territory_id
+        values["external_id"] = (contact.external_ids or {}).get("source", "")
+        for key, value in (contact.custom_fields or {}).items():
+            values[f"custom.{key}"] = value
+        profile = profiles.get(contact_id)
+        for name in PROFILE_FIELDS.get(contact.kind, ()):
+            values[name] = getattr(profile, name, None) if profile is not None else None
+        targets[contact_id] = Target(
+            kind=contact.kind,
+            values=values,
+            contact=contact,
+            profile=profile,
+            contact_id=contact_id,
+            known=known.setdefault(contact_id, Known()),
+        )
+    for contact_id, e164, rank in Phone.objects.filter(**owned).values_list(
+        "contact_id", "e164", "rank"
+    ):
+        target = targets[contact_id]
+        known[contact_id].phones.add(e164)
+        target.phone_rank = max(target.phone_rank, rank)
+    for contact_id, address, rank in Email.objects.filter(**owned).values_list(
+        "contact_id", "address", "rank"
+    ):
+        target = targets[contact_id]
+        known[contact_id].emails.add(address)
+        target.email_rank = max(target.email_rank, rank)
+    for contact_id, line1, city, postal_code, rank in PostalAddress.objects.filter(
+        **owned
+    ).values_list("contact_id", "line1", "city", "postal_code", "rank"):
+        target = targets[contact_id]
+        known[contact_id].postal.add(_postal_key(line1, city, postal_code))
+        target.postal_rank = max(target.postal_rank, rank)
+    for contact_id, name in Contact.tags.through.objects.filter(**owned).values_list(
+        "contact_id", "tag__name"
+    ):
+        known[contact_id].tags.add(name)
+    if "hcp" in kinds:
+        for contact_id, code in HcpProfile.specialties.through.objects.filter(
+            hcpprofile_id__in=_any_of(id_list, sql_type="bigint")
+        ).values_list("hcpprofile_id", "specialty__code"):
+            known[contact_id].specialties.add(code)
+    return targets
+
+
+def _postal_key(line1: str, city: str, postal_code: str) -> PostalKey:
+    return (
+        normalize_for_index(line1),
+        normalize_for_index(city),
+        postal_code.replace(" ", "").casefold(),
+    )
+
+
+# --- Merging ------------------------------------------------------------------------------------
+
+
+def _new_target(row: PlannedRow) -> Target:
+    draft = row.draft
+    values: dict[str, Any] = {name: getattr(draft, name) for name in CONTACT_ATTRS}
+    values["time_zone_source"] = draft.time_zone_source
+    values["territory"] = row.territory_id
+    values["external_id"] = draft.external_id
+    for key, value in draft.custom_fields.items():
+        values[f"custom.{key}"] = value
+    for name in PROFILE_FIELDS[draft.kind]:
+        values[name] = getattr(draft, name)
+    return Target(
+        kind=draft.kind,
+        values=values,
+        origin_row=row.number,
+        new_phones=list(draft.phones),
+        new_emails=list(draft.emails),
+        new_tags=list(draft.tags),
+        new_specialties=list(draft.specialties) if draft.kind == "hcp" else [],
+        new_postal=[draft.postal] if draft.postal is not None else [],
+    )
+
+
+def _merge(target: Target, row: PlannedRow, ctx: ImportContext, plan: BatchPlan) -> None:
+    """Fill empty fields, add new addresses and labels; report values that differ."""
+    current = target.values
+    for name, new in row.values.items():
+        old = current.get(name)
+        if _blank(old):
+            if not _blank(new):
+                current[name] = new
+                target.dirty.add(name)
+                if name == "time_zone":
+                    current["time_zone_source"] = row.draft.time_zone_source
+        elif not _same(old, new):
+            plan.conflicts.append(
+                Conflict(
+                    row.number,
+                    target,
+                    name,
+                    ctx.column_of(name),
+                    ""
+                    if name in PHI_FIELDS
+                    else _text(row.draft.territory if name == "territory" else new),
+                    f"{target.describe()} already has a different "
+                    f"{_FIELD_LABELS.get(name, name.replace('_', ' '))}: kept it",
+                )
+            )
+    draft = row.draft
+    if "time_zone" not in row.values and draft.time_zone and _blank(current.get("time_zone")):
+        current["time_zone"], current["time_zone_source"] = draft.time_zone, draft.time_zone_source
+        target.dirty.add("time_zone")
+    _add_many(target, row)
+
+
+def _add_many(target: Target, row: PlannedRow) -> None:
+    """Add the row's phones, e-mails, tags, specialties and postal address the target lacks."""
+    known = target.known
+    if known is None:  # a contact this batch creates: its first merge
+        known = target.known = Known(
+            phones={phone.e164 for phone in target.new_phones},
+            emails=set(target.new_emails),
+            tags=set(target.new_tags),
+            specialties=set(target.new_specialties),
+            postal={_postal_key(p.line1, p.city, p.postal_code) for p in target.new_postal},
+        )
+    draft = row.draft
+    for phone in draft.phones:
+        if phone.e164 not in known.phones:
+            known.phones.add(phone.e164)
+            target.new_phones.append(phone)
+    for email in draft.emails:
+        if email not in known.emails:
+            known.emails.add(email)
+            target.new_emails.append(email)
+    for tag in draft.tags:
+        if tag not in known.tags:
+            known.tags.add(tag)
+            target.new_tags.append(tag)
+    if target.kind == "hcp":
+        for code in draft.specialties:
+            if code not in known.specialties:
+                known.specialties.add(code)
+                target.new_specialties.append(code)
+    if draft.postal is not None:
+        postal = draft.postal
+        key = _postal_key(postal.line1, postal.city, postal.postal_code)
+        if key not in known.postal:
+            known.postal.add(key)
+            target.new_postal.append(postal)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Consent: programs, the append-only consent ledger, and inbound keyword classification."""

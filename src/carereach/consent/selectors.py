@@ -1,0 +1,99 @@
+"""Reads of consent: may we contact this address now, timelines, and set-based checks for sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from carereach.audience.models import Contact
+from carereach.consent import ledger
+from carereach.consent.models import ConsentEntry, ConsentState, ConsentStatus, Program
+
+
+@dataclass(frozen=True)
+class Permission:
+    allowed: bool
+    reason: str  # consented | no_consent | consent_pending | consent_revoked | consent_expired
+    state: ConsentState | None = None
+
+
+def consent_check(
+    *, address: str, channel: str, program: Program, now: datetime | None = None
+) -> Permission:
+    """May we contact this exact address on this channel for this program now, and if not, why."""
+    now = now or timezone.now()
+    state = ConsentState.objects.filter(address=address, channel=channel, program=program).first()
+    if not program.active:
+        return Permission(False, "program_closed", state)
+    if channel not in program.channels:
+        return Permission(False, "channel_not_in_program", state)
+    snapshot = (
+        None
+        if state is None
+        else ledger.State(
+            contact_id=state.contact_id,
+            status=state.status,
+            granted_at=state.granted_at,
+            expires_at=state.expires_at,
+            changed_at=state.changed_at,
+            entry_id=state.entry_id,
+        )
+    )
+    allowed, reason = ledger.allowed(snapshot, now)
+    return Permission(allowed, reason, state)
+
+
+def consented_q(
+    *, program: Program, channel: str, address_ref: str, now: datetime | None = None
+) -> Exists:
+    """EXISTS condition: the outer row's address (`address_ref`) may be contacted now.
+
+    Sends filter a whole batch with it in one query, e.g.
+    `Phone.objects.filter(consented_q(program=p, channel="sms", address_ref="e164"))`.
+    """
+    now = now or timezone.now()
+    return Exists(
+        ConsentState.objects.filter(
+            address=OuterRef(address_ref),
+            channel=channel,
+            program=program,
+            status=ConsentStatus.GRANTED,
+        ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )
+
+
+def consent_states_for_contact(*, contact: Contact) -> QuerySet[ConsentState]:
+    return (
+        ConsentState.objects.filter(contact=contact)
+        .select_related("program", "entry")
+        .order_by("program__name", "channel", "address")
+    )
+
+
+def consent_timeline(*, contact: Contact) -> QuerySet[ConsentEntry]:
+    """Every ledger entry about this contact, oldest first, with who captured it."""
+    return (
+        ConsentEntry.objects.filter(contact=contact)
+        .select_related("program", "captured_by")
+        .order_by("occurred_at", "id")
+    )
+
+
+def active_consent_count() -> int:
+    now = timezone.now()
+    return (
+        ConsentState.objects.filter(status=ConsentStatus.GRANTED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )
+
+
+def programs_all() -> QuerySet[Program]:
+    return Program.objects.all()
+
+
+def program_get(*, code: str) -> Program | None:
+    return Program.objects.filter(code=code).first()

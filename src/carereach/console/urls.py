@@ -1,0 +1,12 @@
+from django.urls import path
+
+from carereach.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("signin/", views.login_view, name="login"),
+    path("signout/", views.logout_view, name="logout"),
+    path("account/api-keys/", views.apikeys_view, name="apikeys"),
+]

@@ -1,0 +1,115 @@
+"""Background processes: the worker and scheduler loops and their heartbeats.
+
+In production each runs as its own command (`carereach worker`, `carereach scheduler`) on any
+number of machines; `carereach demo` runs them as threads beside the web server. A loop does its
+work in `tick`, writes a heartbeat so /api/v1/health can tell it is alive, and stops promptly
+when its stop event is set (Ctrl-C, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from carereach.messaging.models import Heartbeat, ProcessKind
+from carereach.security.context import request_id_scope
+
+logger = logging.getLogger(__name__)
+
+# Names the PostgreSQL advisory lock held by the one leading scheduler.
+SCHEDULER_LOCK = 0x63617265736368
+
+
+def process_name(kind: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{kind}:{threading.get_ident()}"
+
+
+def heartbeat_write(*, name: str, kind: ProcessKind, started_at: object) -> None:
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"kind": kind, "beat_at": now, "started_at": started_at}
+    )
+
+
+def heartbeat_clear(*, name: str) -> None:
+    Heartbeat.objects.filter(name=name).delete()
+
+
+class SchedulerLeadership:
+    """One scheduler leads at a time: a session advisory lock on PostgreSQL.
+
+    SQLite has one process by design (the embedded default), so that process always leads.
+    """
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        if self.held:
+            return True
+        if connection.vendor != "postgresql":
+            self.held = True
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SCHEDULER_LOCK])
+            self.held = bool(cursor.fetchone()[0])
+        return self.held
+
+    def release(self) -> None:
+        if self.held and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SCHEDULER_LOCK])
+        self.held = False
+
+
+@dataclass
+class Loop:
+    kind: ProcessKind
+    tick: Callable[[], None] = lambda: None
+    interval: float = field(default_factory=lambda: float(settings.WORKER_HEARTBEAT_SECONDS))
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        name = process_name(self.kind)
+        started = timezone.now()
+        leadership = SchedulerLeadership() if self.kind == ProcessKind.SCHEDULER else None
+        logger.info("%s started as %s", self.kind, name)
+        try:
+            while not self.stop.is_set():
+                close_old_connections()
+                with request_id_scope(f"{self.kind}-loop"):
+                    leading = leadership is None or leadership.try_acquire()
+                    if leading:
+                        heartbeat_write(name=name, kind=self.kind, started_at=started)
+                        self.tick()
+                self.stop.wait(self.interval)
+        finally:
+            if leadership is not None:
+                leadership.release()
+            heartbeat_clear(name=name)
+            connection.close()
+            logger.info("%s %s stopped", self.kind, name)
+
+
+def worker_tick() -> None:
+    """Claims and dispatches due outbox rows (the delivery engine plugs in here)."""
+
+
+def scheduler_tick() -> None:
+    """Fires due triggers (campaign schedules, journey waits) once, as the leader."""
+
+
+def worker_loop() -> Loop:
+    return Loop(kind=ProcessKind.WORKER, tick=worker_tick)
+
+
+def scheduler_loop() -> Loop:
+    return Loop(kind=ProcessKind.SCHEDULER, tick=scheduler_tick)

@@ -1,0 +1,154 @@
+"""Django settings, read from the environment through carereach.config (see README's table)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import django_stubs_ext
+
+from carereach import config
+
+django_stubs_ext.monkeypatch()
+
+env = os.environ
+PACKAGE_DIR = Path(__file__).resolve().parent
+HOME = Path(env.get("CARE_HOME") or Path.cwd()).resolve()
+VAR_DIR = HOME / "var"
+
+SECRET_KEY = config.secret_key(env)
+FIELD_KEYS = config.field_keys(env)
+DEBUG = config.boolean(env, "CARE_DEBUG", False)
+ALLOWED_HOSTS = config.host_list(env, "CARE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = config.host_list(env, "CARE_CSRF_TRUSTED_ORIGINS", [])
+# Where recipients reach us: preference pages, unsubscribe and tracked links are built on it.
+CARE_PUBLIC_URL = config.url(env, "CARE_PUBLIC_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    "carereach.security",
+    "carereach.audience",
+    "carereach.consent",
+    "carereach.messaging",
+    "carereach.console",
+    "carereach.interop",
+]
+
+MIDDLEWARE = [
+    "carereach.security.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "carereach.security.middleware.IdleLogoutMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "carereach.urls"
+WSGI_APPLICATION = "carereach.wsgi.application"
+ASGI_APPLICATION = "carereach.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "carereach.console.context.navigation",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": config.database(env, VAR_DIR / "carereach.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+LOGOUT_REDIRECT_URL = "console:login"
+
+# Automatic log-off (HIPAA 164.312(a)(2)(iii)): the session ends after this many idle minutes.
+IDLE_LOGOUT_MINUTES = config.integer(env, "CARE_IDLE_LOGOUT_MINUTES", 15, minimum=1)
+SESSION_COOKIE_AGE = IDLE_LOGOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_COOKIES = config.boolean(env, "CARE_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# How often a worker writes its heartbeat, and how stale one may be before health says "down".
+WORKER_HEARTBEAT_SECONDS = config.integer(env, "CARE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_STALE_SECONDS = config.integer(env, "CARE_WORKER_STALE_SECONDS", 60, minimum=2)
+
+LOG_LEVEL = env.get("CARE_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "carereach.security.log_filters.RequestIdFilter"},
+        "redact": {"()": "carereach.security.log_filters.RedactFilter"},
+    },
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "uvicorn.access": {"level": "WARNING"},
+    },
+}

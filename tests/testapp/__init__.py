@@ -1,0 +1,1 @@
+"""A test-only app with models that exercise shared machinery (encrypted fields)."""
