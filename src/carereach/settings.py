@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "carereach.security",
+    "carereach.channels",
     "carereach.audience",
     "carereach.consent",
     "carereach.messaging",
@@ -125,6 +126,20 @@ STORAGES = {
 # How often a worker writes its heartbeat, and how stale one may be before health says "down".
 WORKER_HEARTBEAT_SECONDS = config.integer(env, "CARE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_STALE_SECONDS = config.integer(env, "CARE_WORKER_STALE_SECONDS", 60, minimum=2)
+
+# Delivery: which provider carries each channel (the built-in sandbox unless set), how many due
+# messages a worker claims at once, and how often a transient failure is tried again.
+CHANNEL_PROVIDERS = {
+    channel: env.get(f"CARE_{channel.upper()}_PROVIDER", "sandbox").strip() or "sandbox"
+    for channel in ("sms", "email", "voice", "letter")
+}
+DISPATCH_BATCH = config.integer(env, "CARE_DISPATCH_BATCH", 200, minimum=1)
+SEND_MAX_ATTEMPTS = config.integer(env, "CARE_SEND_MAX_ATTEMPTS", 5, minimum=1)
+# A message claimed by a worker that then went silent this long has an unknown outcome.
+SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum=30)
+# Senders for messages a program does not name one for (HELP from a stranger, say).
+DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
+DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")
 
 LOG_LEVEL = env.get("CARE_LOG_LEVEL", "INFO").upper()
 LOGGING = {

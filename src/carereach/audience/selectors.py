@@ -9,7 +9,14 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
-from carereach.audience.models import Contact, ContactStatus, Segment, Specialty, Territory
+from carereach.audience.models import (
+    Contact,
+    ContactStatus,
+    Phone,
+    Segment,
+    Specialty,
+    Territory,
+)
 from carereach.errors import NotFoundError
 from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
@@ -86,3 +93,8 @@ def segment_get(*, segment_id: int) -> Segment:
     if segment is None:
         raise NotFoundError("No such segment.")
     return segment
+
+
+def contact_ids_for_phone(number: str) -> list[int]:
+    """Contacts that have this exact E.164 number, oldest first (an inbound text's sender)."""
+    return sorted(set(Phone.objects.filter(e164=number).values_list("contact_id", flat=True)))

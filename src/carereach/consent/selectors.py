@@ -97,3 +97,27 @@ def programs_all() -> QuerySet[Program]:
 
 def program_get(*, code: str) -> Program | None:
     return Program.objects.filter(code=code).first()
+
+
+def program_by_id(program_id: int) -> Program | None:
+    return Program.objects.filter(pk=program_id).first()
+
+
+def consented_row_q(
+    *,
+    address_ref: str = "address",
+    channel_ref: str = "channel",
+    program_ref: str = "program_id",
+    now: datetime | None = None,
+) -> Exists:
+    """EXISTS condition for rows that name their own address, channel and program (outbox rows):
+    true when that consent is granted and unexpired now. One query re-checks a whole batch."""
+    now = now or timezone.now()
+    return Exists(
+        ConsentState.objects.filter(
+            address=OuterRef(address_ref),
+            channel=OuterRef(channel_ref),
+            program=OuterRef(program_ref),
+            status=ConsentStatus.GRANTED,
+        ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )

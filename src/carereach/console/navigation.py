@@ -23,6 +23,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Contacts", "audience:contacts", Capability.VIEW_CONTACTS),
     NavItem("Segments", "audience:segments", Capability.VIEW_CONTACTS),
     NavItem("Import", "audience:import_new", Capability.IMPORT_CONTACTS),
+    NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),
     NavItem("API keys", "console:apikeys", Capability.MANAGE_API_KEYS),
     NavItem("Audit log", "security:audit", Capability.VIEW_AUDIT),
 ]

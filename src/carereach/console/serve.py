@@ -34,7 +34,7 @@ def serve(*, host: str, port: int, background: bool) -> None:
         pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; that is our normal exit
     finally:
         for loop in loops:
-            loop.stop.set()
+            loop.halt()
         for thread in threads:
             thread.join(timeout=10)
         logger.info("stopped")

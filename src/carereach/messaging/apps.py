@@ -5,3 +5,11 @@ class MessagingConfig(AppConfig):
     name = "carereach.messaging"
     label = "messaging"
     verbose_name = "Messaging"
+
+    def ready(self) -> None:
+        # Consent's notices (opt-out confirmations, receipts, double opt-in requests) reach the
+        # outbox through this hook: consent sits a floor below and must not import messaging.
+        from carereach.consent.notices import notice_sender_register
+        from carereach.messaging.services.outbox import notice_enqueue
+
+        notice_sender_register(notice_enqueue)

@@ -19,7 +19,10 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from carereach.messaging import wake
 from carereach.messaging.models import Heartbeat, ProcessKind
+from carereach.messaging.services.dispatch import dispatch_due
+from carereach.messaging.services.ingest import ingest_process
 from carereach.security.context import request_id_scope
 
 logger = logging.getLogger(__name__)
@@ -77,6 +80,11 @@ class Loop:
     interval: float = field(default_factory=lambda: float(settings.WORKER_HEARTBEAT_SECONDS))
     stop: threading.Event = field(default_factory=threading.Event)
 
+    def halt(self) -> None:
+        """Ask the loop to stop after its current tick (also wakes a sleeping worker)."""
+        self.stop.set()
+        wake.nudge()
+
     def run(self) -> None:
         name = process_name(self.kind)
         started = timezone.now()
@@ -90,7 +98,10 @@ class Loop:
                     if leading:
                         heartbeat_write(name=name, kind=self.kind, started_at=started)
                         self.tick()
-                self.stop.wait(self.interval)
+                if self.kind == ProcessKind.WORKER:
+                    wake.wait(self.interval)  # a commit that queued a message cuts this short
+                else:
+                    self.stop.wait(self.interval)
         finally:
             if leadership is not None:
                 leadership.release()
@@ -99,8 +110,11 @@ class Loop:
             logger.info("%s %s stopped", self.kind, name)
 
 
-def worker_tick() -> None:
-    """Claims and dispatches due outbox rows (the delivery engine plugs in here)."""
+def worker_tick(name: str = "") -> None:
+    """One pass of a worker: callbacks first (an opt-out must land before the next send), then
+    due outbox rows."""
+    ingest_process()
+    dispatch_due(worker=name or process_name(ProcessKind.WORKER))
 
 
 def scheduler_tick() -> None:

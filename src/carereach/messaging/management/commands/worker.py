@@ -11,7 +11,7 @@ from carereach.messaging.runtime import Loop, worker_loop
 
 def run_until_signalled(loop: Loop) -> None:
     def stop(signum: int, frame: object) -> None:
-        loop.stop.set()
+        loop.halt()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -1,0 +1,93 @@
+"""What every provider adapter speaks: typed outbound messages, results, receipts and inbound.
+
+A transport (`Transport`) is the only code that talks to a carrier, mail service or the sandbox.
+The messaging app hands it an `Outbound` and gets a `SendResult`; the ingest path hands it a
+callback's form fields and gets `StatusReport`s or an `InboundText`. Nothing here touches the
+database except the sandbox, which *is* its own carrier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.db import models
+
+
+class DeliveryStatus(models.TextChoices):
+    """A provider's view of one message, in the order it can move (never backwards)."""
+
+    QUEUED = "queued"  # accepted by the provider, not yet handed to the network
+    SENT = "sent"  # handed to the network or the mail server
+    DELIVERED = "delivered"  # the handset or mailbox confirmed it
+    UNDELIVERED = "undelivered"  # the network gave up (unreachable, filtered, unknown number)
+    FAILED = "failed"  # the provider refused or could not send it
+
+
+# Forward-only: a receipt may arrive late, twice, or out of order; a lower rank never overwrites.
+STATUS_RANK: dict[str, int] = {
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.FAILED: 3,
+}
+
+
+@dataclass(frozen=True)
+class Outbound:
+    key: str  # the outbox idempotency key; providers that can, deduplicate on it
+    channel: str
+    to: str  # E.164 or e-mail address
+    sender: str  # E.164, short code or from-address
+    body: str
+    subject: str = ""
+    headers: Mapping[str, str] | None = None  # e-mail headers (List-Unsubscribe, ...)
+    status_callback: str = ""  # where the provider should report receipts
+
+
+@dataclass(frozen=True)
+class SendResult:
+    accepted: bool
+    provider_message_id: str = ""
+    status: str = DeliveryStatus.QUEUED
+    error_code: str = ""
+    error_message: str = ""
+    retryable: bool = False  # a transient failure: try again later
+    segments: int = 1
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    provider_message_id: str
+    status: str  # a DeliveryStatus value
+    error_code: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundText:
+    provider_message_id: str
+    sender: str  # the person's number (E.164)
+    to: str  # our number that received it
+    body: str
+    at: datetime | None = None
+
+
+class Transport(Protocol):
+    """One provider's wire: send, and read its callbacks."""
+
+    code: str
+    # True when re-sending the same key cannot reach the person twice (the provider dedupes):
+    # only then may a message whose outcome is unknown be tried again.
+    idempotent: bool
+
+    def send(self, message: Outbound) -> SendResult: ...
+
+    def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool: ...
+
+    def parse_status(self, params: Mapping[str, str]) -> StatusReport: ...
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundText: ...

@@ -1,0 +1,83 @@
+"""The phone simulator: what the sandbox carrier "delivered" to a phone, and replies from it.
+
+Only while texts go through the sandbox (CARE_SMS_PROVIDER unset or "sandbox"): with a real
+carrier the page does not exist. A reply typed here enters exactly as a carrier's inbound
+callback would (stored raw, then processed by a worker), so STOP, HELP, YES and ordinary replies
+behave as they will in production.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from carereach.audience.identifiers import phone_normalize
+from carereach.channels.selectors import sandbox_last_sender, sandbox_numbers, sandbox_thread
+from carereach.channels.types.sandbox.transport import sandbox_receive
+from carereach.errors import CarereachError
+from carereach.messaging.services.ingest import ingest_record
+from carereach.security.permissions import require_capability
+from carereach.security.roles import Capability
+
+MAX_REPLY = 1600  # ten concatenated segments: longer than any real reply
+
+
+def _sandbox_only() -> None:
+    if settings.CHANNEL_PROVIDERS.get("sms") != "sandbox":
+        raise Http404("The phone simulator exists only with the sandbox carrier.")
+
+
+def _context(number: str, error: str = "", draft: str = "") -> dict[str, object]:
+    return {
+        "numbers": sandbox_numbers(),
+        "number": number,
+        "thread": list(sandbox_thread(number=number)) if number else [],
+        "reply_to": sandbox_last_sender(number=number) if number else "",
+        "error": error,
+        "draft": draft,
+    }
+
+
+@require_capability(Capability.USE_INBOX)
+@require_http_methods(["GET", "POST"])
+def simulator_view(request: HttpRequest) -> HttpResponse:
+    _sandbox_only()
+    if request.method == "POST":
+        return _reply(request)
+    number = request.GET.get("number", "").strip()
+    template = (
+        "console/simulator_thread.html"
+        if request.headers.get("HX-Request") and request.GET.get("part") == "thread"
+        else "console/simulator.html"
+    )
+    return render(request, template, _context(number))
+
+
+def _reply(request: HttpRequest) -> HttpResponse:
+    number = request.POST.get("number", "").strip()
+    to = request.POST.get("to", "").strip()
+    body = request.POST.get("body", "").strip()
+    error = ""
+    try:
+        number = phone_normalize(number).e164
+    except CarereachError as problem:
+        error = f"Phone: {problem.message}"
+    if not error and not to:
+        error = "To: choose the number to reply to (nobody has texted this phone yet)."
+    if not error and not body:
+        error = "Message: type a reply."
+    if not error and len(body) > MAX_REPLY:
+        error = f"Message: at most {MAX_REPLY} characters."
+    if error:
+        return render(request, "console/simulator.html", _context(number, error, body), status=400)
+    text = sandbox_receive(from_number=number, to=to, body=body)
+    ingest_record(
+        provider="sandbox",
+        kind="inbound",
+        provider_message_id=text.provider_message_id,
+        payload={"from": number, "to": to, "body": body},
+    )
+    return redirect(f"{reverse('console:simulator')}?number={number}")

@@ -1,0 +1,193 @@
+"""Provider callbacks: stored raw at once (`ingest_record`), processed by workers afterwards.
+
+The ingest endpoint answers the provider as soon as the row is committed, so a slow ledger
+write or a busy database never makes a carrier retry or drop a callback; `ingest_process` then
+applies receipts to the outbox and runs inbound texts through consent (STOP, HELP, YES, program
+keywords) before anything else looks at them, queueing the reply consent says is due.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from carereach.audience.selectors import contact_ids_for_phone
+from carereach.consent.inbound import inbound_keyword_handle
+from carereach.consent.notices import Notice, NoticeKind
+from carereach.messaging import wake
+from carereach.messaging.models import (
+    EventKind,
+    InboundMessage,
+    IngestEvent,
+    IngestKind,
+    Message,
+    MessageStatus,
+)
+from carereach.messaging.services.dispatch import message_status_apply
+from carereach.messaging.services.outbox import event_new, notice_enqueue
+from carereach.vocabulary import Channel
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # a callback that keeps failing is set aside with its error, for a person
+
+REPLY_KINDS = {
+    "opt_out": NoticeKind.OPT_OUT_CONFIRMATION,
+    "unclear": NoticeKind.OPT_OUT_CONFIRMATION,
+    "help": NoticeKind.HELP,
+    "opt_in": NoticeKind.OPT_IN_CONFIRMATION,
+    "program_keyword": NoticeKind.DOUBLE_OPT_IN_REQUEST,
+}
+
+
+def ingest_record(
+    *, provider: str, kind: str, provider_message_id: str, payload: Mapping[str, str]
+) -> bool:
+    """Store one callback durably; False when it is an inbound text already stored (a retry)."""
+    if (
+        kind == IngestKind.INBOUND
+        and IngestEvent.objects.filter(
+            provider=provider, kind=kind, provider_message_id=provider_message_id
+        ).exists()
+    ):
+        return False
+    try:
+        with transaction.atomic():
+            IngestEvent.objects.create(
+                provider=provider,
+                kind=kind,
+                provider_message_id=provider_message_id,
+                payload=json.dumps(dict(payload), sort_keys=True),
+                received_at=timezone.now(),
+            )
+    except IntegrityError:  # the same inbound text, stored by a parallel request
+        return False
+    transaction.on_commit(wake.nudge)
+    return True
+
+
+def _last_message_to(number: str, before: datetime) -> Message | None:
+    return (
+        Message.objects.filter(address=number, channel=Channel.SMS, sent_at__lte=before)
+        .exclude(status__in=[MessageStatus.SKIPPED, MessageStatus.CANCELLED])
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+
+
+def inbound_text_process(
+    *,
+    provider: str,
+    provider_message_id: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    received_at: datetime,
+) -> InboundMessage:
+    """Consent first (the ledger write and the reply it owes commit together), then the inbox."""
+    outcome = inbound_keyword_handle(
+        sender=to_number,
+        from_number=from_number,
+        text=body,
+        inbound_message_id=provider_message_id,
+        received_at=received_at,
+    )
+    contact_ids = contact_ids_for_phone(from_number)
+    previous = _last_message_to(from_number, received_at)
+    inbound = InboundMessage.objects.create(
+        provider=provider,
+        provider_message_id=provider_message_id,
+        from_number=from_number,
+        to_number=to_number,
+        body=body,
+        contact_id=contact_ids[0] if contact_ids else None,
+        category=outcome.category or "",
+        needs_review=outcome.needs_review,
+        in_reply_to=previous,
+        received_at=received_at,
+    )
+    if previous is not None:
+        events = [event_new(previous, EventKind.REPLIED, received_at, category=inbound.category)]
+        if outcome.category in ("opt_out", "unclear") and outcome.entries:
+            events.append(event_new(previous, EventKind.OPTED_OUT, received_at))
+        for event in events:
+            event.save()
+    if outcome.reply:
+        program = outcome.programs[0] if len(outcome.programs) == 1 else None
+        notice_enqueue(
+            Notice(
+                kind=REPLY_KINDS.get(outcome.category or "", NoticeKind.HELP),
+                key=f"reply:{provider}:{provider_message_id}",
+                contact_id=contact_ids[0] if contact_ids else 0,
+                channel=Channel.SMS,
+                address=from_number,
+                body=outcome.reply,
+                program_id=program.pk if program else None,
+                sender=to_number,
+                reply_to_id=provider_message_id,
+            )
+        )
+    return inbound
+
+
+def _process(event: IngestEvent) -> bool:
+    """Apply one stored callback; False means "not yet" (a receipt for a send not recorded)."""
+    fields: dict[str, str] = json.loads(event.payload or "{}")
+    if event.kind == IngestKind.STATUS:
+        return message_status_apply(
+            provider=event.provider,
+            provider_message_id=event.provider_message_id,
+            status=fields["status"],
+            error_code=fields.get("error_code", ""),
+        )
+    if InboundMessage.objects.filter(
+        provider=event.provider, provider_message_id=event.provider_message_id
+    ).exists():
+        return True
+    inbound_text_process(
+        provider=event.provider,
+        provider_message_id=event.provider_message_id,
+        from_number=fields["from"],
+        to_number=fields["to"],
+        body=fields["body"],
+        received_at=event.received_at,
+    )
+    return True
+
+
+def ingest_process(*, limit: int = 500) -> int:
+    """Process pending callbacks in arrival order, each in its own transaction; returns how many
+    were completed. A failure is kept on the row (class name only: payloads may hold PHI)."""
+    done = 0
+    pending = IngestEvent.objects.filter(processed_at__isnull=True).order_by("received_at", "id")
+    for event_id in list(pending.values_list("pk", flat=True)[:limit]):
+        try:
+            with transaction.atomic():
+                rows = IngestEvent.objects.filter(pk=event_id, processed_at__isnull=True)
+                if connection.vendor == "postgresql":
+                    rows = rows.select_for_update(skip_locked=True)
+                event = rows.first()
+                if event is None:
+                    continue  # another worker has it
+                finished = _process(event)
+                event.attempts += 1
+                if finished or event.attempts >= MAX_ATTEMPTS:
+                    event.processed_at = timezone.now()
+                    event.error = "" if finished else "no message with this provider id"
+                    done += 1
+                event.save(update_fields=["attempts", "processed_at", "error"])
+        except Exception as error:
+            logger.exception("callback %s failed", event_id)
+            with transaction.atomic():
+                event = IngestEvent.objects.get(pk=event_id)
+                event.attempts += 1
+                event.error = type(error).__name__[:300]
+                if event.attempts >= MAX_ATTEMPTS:
+                    event.processed_at = timezone.now()
+                event.save(update_fields=["attempts", "processed_at", "error"])
+    return done

@@ -1,0 +1,47 @@
+"""Consented contacts and queued messages for outbox tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carereach.audience.models import Contact
+from carereach.consent.models import Program
+from carereach.consent.services import consent_record
+from carereach.messaging.models import Message
+from carereach.messaging.services.outbox import Reason, message_enqueue
+from tests.audience import factories as audience
+
+SENDER = "+18005550100"
+
+
+def consented(phone: str, program: Program, last_name: str = "Ruiz") -> Contact:
+    """An HCP with this phone who consented to texts from this program."""
+    person = audience.contact(kind="hcp", last_name=last_name, phone=phone)
+    consent_record(
+        contact=person,
+        address=phone,
+        channels=["sms"],
+        programs=[program],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    return person
+
+
+def queued(person: Contact, program: Program, key: str, body: str, **fields: Any) -> Message:
+    """A campaign text to the person's phone, queued now unless `fields` say otherwise."""
+    phone = person.phones.values_list("e164", flat=True).first()
+    assert phone is not None
+    values: dict[str, Any] = {
+        "origin": "campaign",
+        "channel": "sms",
+        "address": phone,
+        "sender": SENDER,
+        "reasons": [Reason("consented", f"Consented to {program.name}.")],
+    } | fields
+    message = message_enqueue(
+        key=key, body=body, contact_id=person.pk, program_id=program.pk, **values
+    )
+    assert message is not None
+    return message
