@@ -14,18 +14,24 @@ from tests.audience import factories as audience
 SENDER = "+18005550100"
 
 
-def consented(phone: str, program: Program, last_name: str = "Ruiz") -> Contact:
-    """An HCP with this phone who consented to texts from this program."""
-    person = audience.contact(kind="hcp", last_name=last_name, phone=phone)
+def grant(person: Contact, phone: str, program: Program) -> None:
+    """Written consent in person (good for marketing programs too) to texts on this phone."""
     consent_record(
         contact=person,
         address=phone,
         channels=["sms"],
         programs=[program],
         action="grant",
-        method="verbal",
+        method="in_person",
+        evidence={"typed_name": "Dana Doe"},
         actor=None,
     )
+
+
+def consented(phone: str, program: Program, last_name: str = "Ruiz", **fields: str) -> Contact:
+    """An HCP with this phone who consented to texts from this program."""
+    person = audience.contact(kind="hcp", last_name=last_name, phone=phone, **fields)
+    grant(person, phone, program)
     return person
 
 

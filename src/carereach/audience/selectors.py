@@ -6,13 +6,17 @@ goes through `contacts_for_user`, so no page or endpoint can forget the rule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 
 from carereach.audience.models import (
     Contact,
     ContactStatus,
+    Email,
     Phone,
+    PostalAddress,
     Segment,
     Specialty,
     Territory,
@@ -98,3 +102,61 @@ def segment_get(*, segment_id: int) -> Segment:
 def contact_ids_for_phone(number: str) -> list[int]:
     """Contacts that have this exact E.164 number, oldest first (an inbound text's sender)."""
     return sorted(set(Phone.objects.filter(e164=number).values_list("contact_id", flat=True)))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the delivery engine needs to know about reaching one contact on one channel."""
+
+    contact_id: int
+    kind: str
+    status: str
+    time_zone: str
+    language: str
+    state: str  # of the first-ranked postal address, for state quiet-hour rules
+    address: str  # the first-ranked phone (sms, voice) or e-mail; "" when none
+    line_type: str  # of that phone; "" for e-mail
+    confidential_channel: str  # patients only: the only channel they allow, or ""
+    confidential_address: str  # patients only: the only address they allow, or ""
+
+
+def _first(model: type[Phone] | type[Email] | type[PostalAddress], column: str) -> Subquery:
+    rows = model.objects.filter(contact=OuterRef("pk")).order_by("rank", "id")
+    return Subquery(rows.values(column)[:1])
+
+
+def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Reach]:
+    """One query for a whole batch: each contact's best address on the channel and the facts
+    the policy engine weighs (status, zone, state, confidential-communication request)."""
+    phone = channel in ("sms", "voice")
+    rows = Contact.objects.filter(pk__in=contact_ids).annotate(
+        best_address=_first(Phone, "e164") if phone else _first(Email, "address"),
+        best_line=_first(Phone, "line_type") if phone else Value(""),
+        best_state=_first(PostalAddress, "state"),
+    )
+    found: dict[int, Reach] = {}
+    for row in rows.values(
+        "pk",
+        "kind",
+        "status",
+        "time_zone",
+        "language",
+        "best_address",
+        "best_line",
+        "best_state",
+        "patient__confidential_channel",
+        "patient__confidential_address",
+    ):
+        found[row["pk"]] = Reach(
+            contact_id=row["pk"],
+            kind=row["kind"],
+            status=row["status"],
+            time_zone=row["time_zone"] or "",
+            language=row["language"] or "en",
+            state=row["best_state"] or "",
+            address=row["best_address"] or "",
+            line_type=row["best_line"] or "",
+            confidential_channel=row["patient__confidential_channel"] or "",
+            confidential_address=row["patient__confidential_address"] or "",
+        )
+    return found

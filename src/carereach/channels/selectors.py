@@ -39,3 +39,9 @@ def sandbox_last_sender(*, number: str) -> str:
         .first()
     )
     return last or ""
+
+
+def sandbox_delivered_to(*, number: str, limit: int = 50) -> list[SandboxMessage]:
+    """What the sandbox sent to this number, newest first."""
+    rows = SandboxMessage.objects.filter(direction=Direction.OUT, to=number)
+    return list(rows.order_by("-created_at", "-id")[:limit])

@@ -121,3 +121,19 @@ def consented_row_q(
             status=ConsentStatus.GRANTED,
         ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     )
+
+
+def consent_statuses(
+    *, program_id: int, channel: str, addresses: list[str], now: datetime | None = None
+) -> dict[str, str]:
+    """Current consent per address for one program and channel, in one query: granted,
+    pending, revoked or expired; addresses with no record are absent (no consent)."""
+    now = now or timezone.now()
+    found: dict[str, str] = {}
+    rows = ConsentState.objects.filter(
+        program_id=program_id, channel=channel, address__in=addresses
+    ).values_list("address", "status", "expires_at")
+    for address, status, expires_at in rows:
+        expired = status == ConsentStatus.GRANTED and expires_at is not None and expires_at <= now
+        found[address] = "expired" if expired else status
+    return found

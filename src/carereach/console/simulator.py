@@ -16,9 +16,8 @@ from django.views.decorators.http import require_http_methods
 
 from carereach.audience.identifiers import phone_normalize
 from carereach.channels.selectors import sandbox_last_sender, sandbox_numbers, sandbox_thread
-from carereach.channels.types.sandbox.transport import sandbox_receive
 from carereach.errors import CarereachError
-from carereach.messaging.services.ingest import ingest_record
+from carereach.messaging.services.ingest import sandbox_text_in
 from carereach.security.permissions import require_capability
 from carereach.security.roles import Capability
 
@@ -73,11 +72,5 @@ def _reply(request: HttpRequest) -> HttpResponse:
         error = f"Message: at most {MAX_REPLY} characters."
     if error:
         return render(request, "console/simulator.html", _context(number, error, body), status=400)
-    text = sandbox_receive(from_number=number, to=to, body=body)
-    ingest_record(
-        provider="sandbox",
-        kind="inbound",
-        provider_message_id=text.provider_message_id,
-        payload={"from": number, "to": to, "body": body},
-    )
+    sandbox_text_in(from_number=number, to=to, body=body)
     return redirect(f"{reverse('console:simulator')}?number={number}")

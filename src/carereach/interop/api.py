@@ -18,6 +18,7 @@ from carereach.audience.api import router as audience_router
 from carereach.consent.api import router as consent_router
 from carereach.errors import CarereachError
 from carereach.interop.health import router as health_router
+from carereach.messaging.api import router as messaging_router
 from carereach.security.api import router as security_router
 from carereach.security.api_auth import ApiKeyAuth
 
@@ -76,3 +77,4 @@ api.add_router("/", health_router)
 api.add_router("/", security_router)
 api.add_router("/", audience_router)
 api.add_router("/", consent_router)
+api.add_router("/", messaging_router)

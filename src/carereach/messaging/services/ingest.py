@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from carereach.audience.selectors import contact_ids_for_phone
+from carereach.channels.types.sandbox.transport import sandbox_receive
 from carereach.consent.inbound import inbound_keyword_handle
 from carereach.consent.notices import Notice, NoticeKind
 from carereach.messaging import wake
@@ -69,6 +70,19 @@ def ingest_record(
         return False
     transaction.on_commit(wake.nudge)
     return True
+
+
+def sandbox_text_in(*, from_number: str, to: str, body: str) -> str:
+    """A handset's text through the sandbox carrier, entering as a carrier callback would;
+    returns the sandbox's message id. Used by the phone simulator and the sandbox API."""
+    text = sandbox_receive(from_number=from_number, to=to, body=body)
+    ingest_record(
+        provider="sandbox",
+        kind=IngestKind.INBOUND,
+        provider_message_id=text.provider_message_id,
+        payload={"from": from_number, "to": to, "body": body},
+    )
+    return text.provider_message_id
 
 
 def _last_message_to(number: str, before: datetime) -> Message | None:

@@ -1,0 +1,276 @@
+"""Plan → decide → render → outbox for one trigger over a recipient set, in bounded memory.
+
+The recipients arrive as a queryset of contacts (a segment, a list, one contact). They are read
+in keyset-paginated batches of ids; for each batch three set-based queries gather the facts
+(audience: address, zone, state, confidential requests; consent: current status per address;
+messaging: this week's counts), the pure policy engine decides each candidate, the renderer fills
+the text for those that will go, and one bulk insert writes the batch to the outbox. Skips are
+written too, with their reason, so "why didn't she get it?" always has an answer.
+
+Idempotent: every row's key is (trigger, step, contact, channel). Re-running a trigger, resuming
+it after a crash, or a contact sitting in two overlapping segments creates nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from carereach.audience.models import Contact
+from carereach.audience.selectors import Reach, reach_for_contacts
+from carereach.consent.models import Program
+from carereach.consent.selectors import consent_statuses
+from carereach.messaging import wake
+from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
+from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
+
+# Statuses that count toward caps: what went or will go.
+COUNTED = [
+    MessageStatus.QUEUED,
+    MessageStatus.HELD,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: str
+    subject: str = ""
+
+
+# The content app's renderer, or a fixed text: (contact, message key, language) -> Rendered.
+Renderer = Callable[[Contact, str, str], Rendered]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    key: str  # unique per trigger, e.g. "campaign:12"
+    origin: str  # campaign, journey, series, api, rep
+    program: Program
+    channel: str
+    step: str = ""  # a journey step or series episode
+    lane: int = Lane.BULK
+    sender: str = ""  # "" = the program's first sender for the channel
+    expires_at: datetime | None = None
+    promotional: bool = False
+    content_problem: str = ""  # "" when the content may go (from the content app)
+    eligible: Callable[[Reach], bool] | None = None  # the content's audience rules
+
+    def message_key(self, contact_id: int) -> str:
+        return f"{self.key}:{self.step}:{contact_id}:{self.channel}"
+
+
+@dataclass
+class FanoutReport:
+    planned: int = 0
+    queued: int = 0
+    held: int = 0
+    skipped: int = 0
+    existing: int = 0  # already in the outbox from an earlier run
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _batches(contacts: QuerySet[Contact], size: int) -> Iterator[list[int]]:
+    """Contact ids in ascending batches, by keyset: memory stays flat whatever the count."""
+    last = 0
+    ids = contacts.order_by().values_list("pk", flat=True).distinct()
+    while True:
+        batch = list(ids.filter(pk__gt=last).order_by("pk")[:size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+    week = now - timedelta(days=7)
+    day = now - timedelta(days=1)
+    program = trigger.program
+    rows = (
+        Message.objects.filter(contact_id__in=contact_ids, status__in=COUNTED, created_at__gte=week)
+        .values("contact_id")
+        .annotate(
+            capped=Count("id", filter=Q(program__type=program.type, lane=Lane.BULK)),
+            exempt_week=Count("id", filter=Q(program=program)),
+            exempt_day=Count("id", filter=Q(program=program, created_at__gte=day)),
+        )
+    )
+    return {row["contact_id"]: row for row in rows}
+
+
+def _sender(trigger: Trigger) -> str:
+    if trigger.sender:
+        return trigger.sender
+    choices = (
+        trigger.program.sender_emails
+        if trigger.channel == "email"
+        else trigger.program.sender_numbers
+    )
+    return str(choices[0]) if choices else ""
+
+
+def sender_kind(sender: str) -> str:
+    digits = sender.lstrip("+")
+    if len(digits) <= 6:
+        return "short_code"
+    if digits[:4] in {"1800", "1833", "1844", "1855", "1866", "1877", "1888"}:
+        return "toll_free"
+    return "long_code"
+
+
+def fanout(
+    *,
+    trigger: Trigger,
+    contacts: QuerySet[Contact],
+    render: Renderer,
+    limits: Limits | None = None,
+    now: datetime | None = None,
+    batch_size: int = 2000,
+) -> FanoutReport:
+    limits = limits or Limits()
+    report = FanoutReport()
+    sender = _sender(trigger)
+    kind = sender_kind(sender)
+    for ids in _batches(contacts, batch_size):
+        at = now or timezone.now()
+        keys = {pk: trigger.message_key(pk) for pk in ids}
+        existing = set(Message.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+        report.existing += len(existing)
+        todo = [pk for pk in ids if keys[pk] not in existing]
+        if not todo:
+            continue
+        reach = reach_for_contacts(contact_ids=todo, channel=trigger.channel)
+        consent = consent_statuses(
+            program_id=trigger.program.pk,
+            channel=trigger.channel,
+            addresses=[r.address for r in reach.values() if r.address],
+            now=at,
+        )
+        counts = _counts(trigger, todo, at)
+        decided: list[tuple[Reach, Decision]] = []
+        for pk in todo:
+            facts = reach.get(pk)
+            if facts is None:
+                continue  # deleted since planning
+            count = counts.get(pk, {})
+            candidate = Candidate(
+                contact_id=pk,
+                channel=trigger.channel,
+                address=facts.address,
+                program_type=trigger.program.type,
+                contact_status=facts.status,
+                time_zone=facts.time_zone,
+                state=facts.state,
+                line_type=facts.line_type,
+                consent=consent.get(facts.address, "none"),
+                confidential_channel=facts.confidential_channel,
+                confidential_address=facts.confidential_address,
+                content_problem=trigger.content_problem,
+                eligible=trigger.eligible(facts) if trigger.eligible else True,
+                promotional=trigger.promotional,
+                sender_kind=kind,
+                sent_week=count.get("capped", 0),
+                exempt_day=count.get("exempt_day", 0),
+                exempt_week=count.get("exempt_week", 0),
+                bypass_caps=trigger.lane != Lane.BULK,
+            )
+            decided.append(
+                (facts, decide(candidate, now=at, limits=limits, expires_at=trigger.expires_at))
+            )
+        _write(trigger, decided, keys, sender, render, at, report)
+    return report
+
+
+def _write(
+    trigger: Trigger,
+    decided: list[tuple[Reach, Decision]],
+    keys: dict[int, str],
+    sender: str,
+    render: Renderer,
+    at: datetime,
+    report: FanoutReport,
+) -> None:
+    going = [facts.contact_id for facts, d in decided if d.action != Action.SKIP]
+    people = Contact.objects.in_bulk(going)
+    rows: list[Message] = []
+    for facts, decision in decided:
+        key = keys[facts.contact_id]
+        body, subject = "", ""
+        if decision.action != Action.SKIP:
+            text = render(people[facts.contact_id], key, facts.language)
+            body, subject = text.body, text.subject
+        status = {
+            Action.SEND: MessageStatus.QUEUED,
+            Action.HOLD: MessageStatus.HELD,
+            Action.SKIP: MessageStatus.SKIPPED,
+        }[decision.action]
+        rows.append(
+            Message(
+                key=key,
+                origin=trigger.origin,
+                origin_ref=trigger.key,
+                lane=trigger.lane,
+                contact_id=facts.contact_id,
+                program_id=trigger.program.pk,
+                channel=trigger.channel,
+                address=facts.address,
+                sender=sender,
+                subject=subject,
+                body=body,
+                status=status,
+                reasons=[{"code": decision.code, "text": decision.text}],
+                due_at=decision.due_at or at,
+                expires_at=trigger.expires_at,
+                created_at=at,
+                done_at=at if decision.action == Action.SKIP else None,
+            )
+        )
+        report.planned += 1
+        if decision.action == Action.SEND:
+            report.queued += 1
+        elif decision.action == Action.HOLD:
+            report.held += 1
+        else:
+            report.skipped += 1
+            report.skip_reasons[decision.code] = report.skip_reasons.get(decision.code, 0) + 1
+    try:
+        with transaction.atomic():
+            created = Message.objects.bulk_create(rows)
+            _events(created, at)
+    except IntegrityError:  # a parallel run of the same trigger wrote some keys meanwhile
+        with transaction.atomic():
+            Message.objects.bulk_create(rows, ignore_conflicts=True)
+            mine = Message.objects.filter(key__in=[r.key for r in rows], created_at=at)
+            _events(list(mine), at)
+    if report.queued:
+        transaction.on_commit(wake.nudge)
+
+
+EVENT_FOR = {
+    MessageStatus.QUEUED: EventKind.QUEUED,
+    MessageStatus.HELD: EventKind.HELD,
+    MessageStatus.SKIPPED: EventKind.SKIPPED,
+}
+
+
+def _events(messages: list[Message], at: datetime) -> None:
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(
+                message_id=m.pk,
+                kind=EVENT_FOR[MessageStatus(m.status)],
+                at=at,
+                detail={"reason": m.reasons[0]["code"]},
+            )
+            for m in messages
+        ],
+        batch_size=2000,
+    )
