@@ -17,6 +17,8 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 from starlette.staticfiles import StaticFiles  # noqa: E402
 
+from carereach.ingest.app import PREFIX, ROUTES  # noqa: E402
+
 application = Starlette(
     routes=[
         Mount(
@@ -24,6 +26,7 @@ application = Starlette(
             app=StaticFiles(directory=settings.STATIC_ROOT, check_dir=False),
             name="static",
         ),
+        Mount(PREFIX, routes=ROUTES, name="hooks"),  # carrier callbacks: never through Django
         Mount("/", app=django_application),  # type: ignore[arg-type]  # ASGIHandler is ASGI 3,
     ]
 )

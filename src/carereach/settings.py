@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "carereach.audience",
     "carereach.consent",
     "carereach.messaging",
+    "carereach.ingest",
     "carereach.console",
     "carereach.interop",
 ]
@@ -140,6 +141,15 @@ SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum
 # Senders for messages a program does not name one for (HELP from a stranger, say).
 DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
 DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")
+# Twilio (CARE_SMS_PROVIDER=twilio): credentials are checked when the provider is chosen, so a
+# process that never sends through Twilio does not need them. Callbacks go to CARE_PUBLIC_URL.
+TWILIO_ACCOUNT_SID = env.get("CARE_TWILIO_ACCOUNT_SID", "").strip()
+TWILIO_AUTH_TOKEN = env.get("CARE_TWILIO_AUTH_TOKEN", "").strip()
+TWILIO_API_BASE = config.url(env, "CARE_TWILIO_API_BASE", "https://api.twilio.com")
+TWILIO_TIMEOUT_SECONDS = config.integer(env, "CARE_TWILIO_TIMEOUT_SECONDS", 5, minimum=1)
+# Behind a load balancer that terminates TLS: rebuild the URL a carrier signed from its
+# X-Forwarded-Proto/Host/Port headers. Only when the balancer sets them (clients cannot).
+TRUST_PROXY = config.boolean(env, "CARE_TRUST_PROXY", False)
 
 LOG_LEVEL = env.get("CARE_LOG_LEVEL", "INFO").upper()
 LOGGING = {
@@ -165,5 +175,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "uvicorn.access": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # one INFO line per carrier call otherwise
     },
 }

@@ -6,16 +6,32 @@ from django.conf import settings
 
 from carereach.channels.base import Transport
 from carereach.channels.types.sandbox.transport import SandboxTransport
+from carereach.channels.types.twilio.transport import TwilioTransport
 from carereach.errors import ConfigError
 
 
 def transport_named(code: str) -> Transport:
     if code == "sandbox":
         return SandboxTransport()
-    raise ConfigError(f"unknown provider {code!r}: expected one of sandbox")
+    if code == "twilio":
+        return TwilioTransport.from_settings()  # ConfigError names a missing credential
+    raise ConfigError(f"unknown provider {code!r}: expected one of sandbox, twilio")
 
 
 def transport_for(channel: str) -> Transport:
     """The configured provider for a channel (CARE_<CHANNEL>_PROVIDER, default sandbox)."""
     providers: dict[str, str] = settings.CHANNEL_PROVIDERS
-    return transport_named(providers.get(channel, "sandbox"))
+    code = providers.get(channel, "sandbox")
+    if code == "twilio" and channel not in TwilioTransport.channels:
+        raise ConfigError(
+            f"CARE_{channel.upper()}_PROVIDER is twilio: Twilio carries sms only here"
+        )
+    return transport_named(code)
+
+
+def providers_check() -> None:
+    """Build every configured transport once, so a process can refuse to start with one line
+    naming a missing or malformed setting instead of failing message by message."""
+    providers: dict[str, str] = settings.CHANNEL_PROVIDERS
+    for channel in providers:
+        transport_for(channel)

@@ -25,6 +25,7 @@ from carereach.channels.base import STATUS_RANK, DeliveryStatus, Outbound, SendR
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
 from carereach.consent.selectors import consented_row_q
+from carereach.errors import ConfigError
 from carereach.messaging.models import (
     WAITING,
     EventKind,
@@ -232,7 +233,17 @@ def dispatch_due(*, worker: str, limit: int | None = None) -> DispatchReport:
     report.recovered = recovered
     messages = Message.objects.filter(pk__in=ids).order_by("lane", "due_at", "id")
     for message in messages.iterator(chunk_size=500):
-        transport = transport_for(message.channel)
+        try:
+            transport = transport_for(message.channel)
+        except ConfigError:  # a provider with missing settings: keep the row, say why in the log
+            logger.exception("no provider for %s messages", message.channel)
+            Message.objects.filter(pk=message.pk, claimed_by=worker).update(
+                status=MessageStatus.QUEUED,
+                claimed_by="",
+                claimed_at=None,
+                due_at=timezone.now() + BACKOFF_CAP,
+            )
+            continue
         outbound = Outbound(
             key=message.key,
             channel=message.channel,

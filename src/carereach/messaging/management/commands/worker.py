@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from carereach.channels.registry import providers_check
 from carereach.commands import CarereachCommand
 from carereach.messaging.runtime import Loop, worker_loop
 
@@ -22,4 +23,5 @@ class Command(CarereachCommand):
     help = "Run a background worker: dispatch due messages, write heartbeats."
 
     def run(self, *args: Any, **options: Any) -> None:
+        providers_check()  # a missing carrier setting stops the worker with one line, up front
         run_until_signalled(worker_loop())

@@ -1,0 +1,389 @@
+"""Twilio Programmable Messaging over its REST API: send texts, read status callbacks and inbound.
+
+`send` POSTs one message to `/2010-04-01/Accounts/{sid}/Messages.json` and maps the answer by two
+tables: Twilio's message statuses to ours (`STATUSES`) and its error codes to "try again later or
+not" (`ERRORS`). Callbacks are checked with `verify` (X-Twilio-Signature, as Twilio's own helper
+libraries check it) before anything reads them. Configuration and the console steps are in
+doc.md beside this file.
+
+Twilio does not deduplicate our sends, so the transport is not idempotent: a message whose
+outcome is unknown after a worker died is never sent again blindly (see messaging's dispatch).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import httpx2
+from django.conf import settings
+
+from carereach.channels.base import (
+    DeliveryStatus,
+    InboundText,
+    Outbound,
+    SendResult,
+    StatusReport,
+)
+from carereach.errors import ConfigError, ValidationError
+
+CODE = "twilio"
+MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
+# Where carereach.ingest serves this provider's callbacks, under CARE_PUBLIC_URL.
+STATUS_CALLBACK_PATH = f"/hooks/{CODE}/status"
+INBOUND_PATH = f"/hooks/{CODE}/inbound"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+USER_AGENT = "carereach-twilio/1"
+
+# Twilio's MessageStatus → ours. Anything not listed is a malformed callback.
+STATUSES: dict[str, DeliveryStatus] = {
+    "accepted": DeliveryStatus.QUEUED,  # a Messaging Service took it and is choosing a sender
+    "scheduled": DeliveryStatus.QUEUED,  # held by Twilio's scheduler (we never ask for it)
+    "queued": DeliveryStatus.QUEUED,  # waiting in Twilio's queue for the sender's rate
+    "sending": DeliveryStatus.QUEUED,  # being handed to the carrier, not on the network yet
+    "sent": DeliveryStatus.SENT,  # the carrier took it
+    "delivered": DeliveryStatus.DELIVERED,  # the carrier confirmed the handset got it
+    "read": DeliveryStatus.DELIVERED,  # a read receipt (RCS, WhatsApp): delivered and opened
+    "partially_delivered": DeliveryStatus.UNDELIVERED,  # some segments never arrived
+    "undelivered": DeliveryStatus.UNDELIVERED,  # the carrier gave up (see ErrorCode)
+    "failed": DeliveryStatus.FAILED,  # Twilio could not send it (see ErrorCode)
+    "canceled": DeliveryStatus.FAILED,  # a scheduled message cancelled before it went
+}
+
+
+class ErrorRule(NamedTuple):
+    retryable: bool  # True when the same request may succeed later
+    meaning: str  # our words, stored with the message (Twilio's text can quote the number)
+
+
+# Twilio error codes, from a send's answer or a status callback's ErrorCode. Codes not listed
+# fall back on the HTTP status: 429 and 5xx are retryable, other 4xx are not.
+ERRORS: dict[str, ErrorRule] = {
+    "20003": ErrorRule(True, "Twilio refused the credentials (check CARE_TWILIO_*)"),
+    "20429": ErrorRule(True, "too many requests to Twilio's API"),
+    "20500": ErrorRule(True, "Twilio had an internal error"),
+    "20503": ErrorRule(True, "Twilio's service was unavailable"),
+    "21211": ErrorRule(False, "the recipient's number is not a valid phone number"),
+    "21408": ErrorRule(False, "sending to this region is not enabled on the account"),
+    "21602": ErrorRule(False, "the message body is empty"),
+    "21606": ErrorRule(False, "the sender number cannot send SMS on this account"),
+    "21610": ErrorRule(False, "the recipient has unsubscribed (replied STOP) at the carrier"),
+    "21612": ErrorRule(False, "Twilio cannot route to the recipient's number"),
+    "21614": ErrorRule(False, "the recipient's number is not a mobile number"),
+    "21617": ErrorRule(False, "the message body is longer than 1,600 characters"),
+    "30001": ErrorRule(True, "the sender's queue overflowed"),
+    "30003": ErrorRule(True, "the handset was unreachable"),
+    "30005": ErrorRule(False, "the number is unknown or no longer in service"),
+    "30006": ErrorRule(False, "the number is a landline or unreachable carrier"),
+    "30007": ErrorRule(False, "the carrier filtered the message (review its content)"),
+    "30565": ErrorRule(False, "the carrier refused this content on this sender type"),
+}
+
+# Failures before Twilio answered. A connection error, or a timeout while connecting or waiting
+# for a pooled connection, means nothing was sent: retried. A timeout while waiting for the
+# answer means Twilio may have taken it, and Twilio cannot dedupe our sends: not retried, so the
+# person never gets it twice; the message fails with that reason for a person to look at.
+CONNECTION_ERROR = "connection"
+TIMEOUT = "timeout"
+
+
+def retryable(code: str, http_status: int = 0) -> bool:
+    """Whether a failure with this Twilio error code (and HTTP status) may succeed later."""
+    rule = ERRORS.get(code)
+    if rule is not None:
+        return rule.retryable
+    return http_status == 429 or http_status >= 500
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class _MultiValued(Protocol):
+    """Starlette's and Django's form mappings: every value of a repeated field."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:
+    if isinstance(params, _MultiValued):
+        return list(params.getlist(name))
+    value = params[name]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def compute_signature(auth_token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
+    """base64(HMAC-SHA1(token, url + name+value per name sorted, per distinct value sorted))."""
+    parts = [url]
+    for name in sorted(set(params)):
+        parts.extend(name + value for value in sorted(set(_values(params, name))))
+    digest = hmac.new(
+        auth_token.encode("utf-8"), "".join(parts).encode("utf-8"), hashlib.sha1
+    ).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def body_sha256(body: bytes) -> str:
+    """The hex digest Twilio puts in `?bodySHA256=` when it posts a JSON body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def _split_netloc(netloc: str) -> tuple[str, str, str]:
+    """`user:pass@host:port` → (`user:pass@`, `host`, `port`); IPv6 hosts keep their brackets."""
+    userinfo, at, hostport = netloc.rpartition("@")
+    if hostport.startswith("["):
+        end = hostport.find("]") + 1
+        host, rest = hostport[:end], hostport[end:]
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    return userinfo + at, host, port
+
+
+def url_variants(url: str) -> list[str]:
+    """The spellings of one URL that Twilio's helper libraries accept a signature for.
+
+    Twilio has signed with and without the default port over the years, so the URL is tried
+    without any port and with the scheme's default port added; and twilio-node percent-encodes a
+    single quote in the query (WHATWG URL) while older code did not, so both spellings count.
+    """
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    userinfo, host, port = _split_netloc(netloc)
+    default = {"https": "443", "http": "80"}.get(scheme.lower(), "")
+    netlocs = [userinfo + host, f"{userinfo}{host}:{port or default}" if port or default else ""]
+    queries = [query, query.replace("'", "%27"), query.replace("%27", "'")]
+    variants = [url]  # exactly as given first: re-assembling can drop a trailing "?"
+    for spelled_query in queries:
+        for spelled_netloc in netlocs:
+            if spelled_netloc:
+                candidate = urlunsplit((scheme, spelled_netloc, path, spelled_query, fragment))
+                if candidate not in variants:
+                    variants.append(candidate)
+    return variants
+
+
+def signature_valid(
+    auth_token: str,
+    url: str,
+    params: Mapping[str, str | Sequence[str]],
+    signature: str,
+    *,
+    body: bytes | None = None,
+) -> bool:
+    """Check X-Twilio-Signature in constant time. A URL carrying `bodySHA256` signs a JSON body:
+    the body must hash to it and the form parameters are empty."""
+    bodies = parse_qs(urlsplit(url).query).get("bodySHA256")
+    if bodies:
+        if body is None or not hmac.compare_digest(
+            body_sha256(body).encode("ascii"), bodies[0].encode("utf-8")
+        ):
+            return False
+        params = {}
+    given = signature.encode("utf-8")
+    matched = False
+    for candidate in url_variants(url):
+        expected = compute_signature(auth_token, candidate, params).encode("ascii")
+        matched |= hmac.compare_digest(expected, given)  # no early exit: same work either way
+    return matched
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
+    return value
+
+
+# --- sending --------------------------------------------------------------------------------
+
+_clients: dict[tuple[str, float], httpx2.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(api_base: str, timeout: float) -> httpx2.Client:
+    """One pooled client per process (keep-alive to Twilio), made on first use."""
+    key = (api_base, timeout)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = httpx2.Client(
+                    base_url=api_base,
+                    timeout=httpx2.Timeout(timeout),
+                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                    follow_redirects=False,
+                )
+                _clients[key] = client
+    return client
+
+
+def _json(body: bytes) -> dict[str, object]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def result_from_response(http_status: int, body: bytes) -> SendResult:
+    """Map Twilio's answer to a send: 201 with the message, or an error document."""
+    data = _json(body)
+    if http_status in (200, 201):
+        sid = _text(data.get("sid"))
+        if not sid:  # something was created that we cannot track: never risk a second copy
+            return SendResult(
+                accepted=False, error_code="bad_response", error_message="no sid in Twilio's answer"
+            )
+        try:
+            segments = max(int(_text(data.get("num_segments")) or 1), 1)
+        except ValueError:
+            segments = 1
+        return SendResult(
+            accepted=True,
+            provider_message_id=sid,
+            status=STATUSES.get(_text(data.get("status")), DeliveryStatus.QUEUED),
+            segments=segments,
+        )
+    code = _text(data.get("code")) or f"http_{http_status}"
+    rule = ERRORS.get(code)
+    return SendResult(
+        accepted=False,
+        error_code=code,
+        error_message=rule.meaning if rule else f"Twilio answered HTTP {http_status}",
+        retryable=retryable(code, http_status),
+    )
+
+
+class TwilioTransport:
+    code = CODE
+    idempotent = False  # Twilio does not deduplicate our sends on any key
+    channels = frozenset({"sms"})
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        api_base: str = "https://api.twilio.com",
+        status_callback: str = "",
+        timeout: float = 5.0,
+    ) -> None:
+        if not account_sid:
+            raise ConfigError(
+                "CARE_TWILIO_ACCOUNT_SID is not set: expected the Account SID (AC…) "
+                "from the Twilio console"
+            )
+        if not (account_sid.startswith("AC") and len(account_sid) == 34 and account_sid.isalnum()):
+            raise ConfigError(
+                "CARE_TWILIO_ACCOUNT_SID is malformed: expected AC followed by 32 characters"
+            )
+        if not auth_token:
+            raise ConfigError(
+                "CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token"
+            )
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.api_base = api_base.rstrip("/")
+        self.status_callback = status_callback
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls) -> TwilioTransport:
+        return cls(
+            account_sid=settings.TWILIO_ACCOUNT_SID,
+            auth_token=settings.TWILIO_AUTH_TOKEN,
+            api_base=settings.TWILIO_API_BASE,
+            status_callback=settings.CARE_PUBLIC_URL + STATUS_CALLBACK_PATH,
+            timeout=float(settings.TWILIO_TIMEOUT_SECONDS),
+        )
+
+    def __repr__(self) -> str:  # never the token
+        return f"TwilioTransport(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
+
+    def send(self, message: Outbound) -> SendResult:
+        form = {"To": message.to, "Body": message.body}
+        # A Messaging Service (MG…) picks the sender from its pool; otherwise our number sends.
+        form["MessagingServiceSid" if message.sender.startswith("MG") else "From"] = message.sender
+        callback = message.status_callback or self.status_callback
+        if callback:
+            form["StatusCallback"] = callback
+        try:
+            response = _client(self.api_base, self.timeout).post(
+                MESSAGES_PATH.format(sid=self.account_sid),
+                data=form,
+                auth=(self.account_sid, self.auth_token),
+            )
+        except httpx2.ReadTimeout:
+            return SendResult(
+                accepted=False,
+                error_code=TIMEOUT,
+                error_message="Twilio did not answer in time and may have sent it; not retried",
+                retryable=False,
+            )
+        except httpx2.TimeoutException:  # connect or pool timeout: the request never left
+            return SendResult(
+                accepted=False,
+                error_code=CONNECTION_ERROR,
+                error_message="could not reach Twilio in time",
+                retryable=True,
+            )
+        except httpx2.TransportError as error:  # refused, reset, DNS: nothing reached Twilio
+            return SendResult(
+                accepted=False,
+                error_code=CONNECTION_ERROR,
+                error_message=f"could not reach Twilio ({type(error).__name__})",
+                retryable=True,
+            )
+        return result_from_response(response.status_code, response.content)
+
+    def verify(
+        self,
+        url: str,
+        params: Mapping[str, str | Sequence[str]],
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> bool:
+        signature = _header(headers, SIGNATURE_HEADER)
+        if not signature:
+            return False
+        return signature_valid(self.auth_token, url, params, signature, body=body)
+
+    def parse_status(self, params: Mapping[str, str]) -> StatusReport:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        raw = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        if not sid:
+            raise ValidationError("status callback without MessageSid", field="MessageSid")
+        status = STATUSES.get(raw.strip().lower())
+        if status is None:
+            raise ValidationError("status callback with an unknown MessageStatus", field="status")
+        return StatusReport(
+            provider_message_id=sid,
+            status=status,
+            error_code=(params.get("ErrorCode") or "").strip(),
+        )
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundText:
+        sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
+        for name, value in (("MessageSid", sid), ("From", params.get("From"))):
+            if not value:
+                raise ValidationError(f"inbound text without {name}", field=name)
+        if "To" not in params or "Body" not in params:
+            raise ValidationError("inbound text without To or Body", field="Body")
+        return InboundText(
+            provider_message_id=sid,
+            sender=params["From"],
+            to=params["To"],
+            body=params["Body"],
+        )

@@ -1,0 +1,215 @@
+"""The slim ingest endpoints: carrier status callbacks and inbound texts, on Starlette.
+
+`POST /hooks/{provider}/status` and `POST /hooks/{provider}/inbound`. Each hit is checked, stored
+raw and answered; the work it causes (a receipt moving a message forward, a STOP revoking
+consent) is done later by workers (`messaging.services.ingest.ingest_process`), so a carrier
+never waits on business logic. In order:
+
+1. an unknown provider is 404, a provider without credentials 503, a body that is not a form
+   415, one over MAX_BODY_BYTES 413;
+2. the signature is checked over the URL the carrier called (rebuilt from X-Forwarded-* only
+   with CARE_TRUST_PROXY) and the form: 403 and nothing stored when it fails;
+3. the provider's transport parses the form: 400 when a field is missing or unknown;
+4. the callback is stored (`ingest_record`, in a worker thread): durable before the answer, an
+   inbound text a carrier retries is stored once;
+5. 200: an empty TwiML `<Response/>` for Twilio's inbound webhook (no automatic reply: consent
+   and the pipeline send any answer), an empty body otherwise.
+
+Nothing from the body is logged: numbers and texts are PHI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, quote
+
+from django.conf import settings
+from django.db import close_old_connections
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, ImmutableMultiDict
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from carereach.channels.registry import transport_named
+from carereach.errors import ConfigError, ValidationError
+from carereach.messaging.models import IngestKind
+from carereach.messaging.services.ingest import ingest_record
+
+logger = logging.getLogger(__name__)
+
+# Providers whose callbacks can be verified. The sandbox is not one: it "posts" from inside
+# the process and signs nothing, so over HTTP anyone could forge a STOP for anyone.
+SIGNED_PROVIDERS = frozenset({"twilio"})
+MAX_BODY_BYTES = 64 * 1024  # a 1,600-character text with every field Twilio sends is ~3 KB
+MAX_FIELDS = 200
+FORM = "application/x-www-form-urlencoded"
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _first(value: str | None) -> str:
+    """The client-most entry of a proxy header that may list one per hop."""
+    return (value or "").split(",")[0].strip()
+
+
+def callback_url(
+    *,
+    scheme: str,
+    headers: Headers,
+    raw_path: bytes,
+    query_string: bytes,
+    server: tuple[str, int | None] | None,
+    trust_proxy: bool,
+) -> str:
+    """The URL the carrier called, as it signed it.
+
+    Behind a TLS-terminating balancer the request arrives as http on an inner address; with
+    CARE_TRUST_PROXY the balancer's X-Forwarded-Proto/Host/Port give the outside URL back.
+    Without it those headers are ignored: a client could set them to anything.
+    """
+    host = headers.get("host", "")
+    if not host and server is not None:
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    if trust_proxy:
+        scheme = _first(headers.get("x-forwarded-proto")) or scheme
+        host = _first(headers.get("x-forwarded-host")) or host
+        port = _first(headers.get("x-forwarded-port"))
+        has_port = host.rsplit("]", 1)[-1].count(":") > 0
+        if port and not has_port and port != {"https": "443", "http": "80"}.get(scheme):
+            host = f"{host}:{port}"
+    url = f"{scheme}://{host}{raw_path.decode('latin-1')}"
+    if query_string:
+        url += "?" + query_string.decode("latin-1")
+    return url
+
+
+def _request_url(request: Request) -> str:
+    scope = request.scope
+    raw_path = scope.get("raw_path") or quote(scope["path"]).encode("latin-1")
+    return callback_url(
+        scheme=scope.get("scheme", "http"),
+        headers=request.headers,
+        raw_path=raw_path,
+        query_string=scope.get("query_string", b""),
+        server=scope.get("server"),
+        trust_proxy=settings.TRUST_PROXY,
+    )
+
+
+async def _body(request: Request) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form(body: bytes) -> ImmutableMultiDict[str, str] | None:
+    """Every field of an url-encoded form (repeated names keep all values), or None if garbled."""
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return ImmutableMultiDict(pairs)
+
+
+def _store(
+    *, provider: str, kind: str, provider_message_id: str, payload: Mapping[str, str]
+) -> bool:
+    """In a worker thread: Django's per-request connection care, then the durable write."""
+    close_old_connections()
+    try:
+        return ingest_record(
+            provider=provider, kind=kind, provider_message_id=provider_message_id, payload=payload
+        )
+    finally:
+        close_old_connections()
+
+
+def _answer(provider: str, kind: str) -> Response:
+    if provider == "twilio" and kind == IngestKind.INBOUND:
+        return Response(TWIML_EMPTY, media_type="text/xml")
+    return Response(status_code=200)
+
+
+async def _callback(request: Request, kind: str) -> Response:
+    provider = str(request.path_params["provider"])
+    if provider not in SIGNED_PROVIDERS:
+        return PlainTextResponse("unknown provider", status_code=404)
+    try:
+        transport = transport_named(provider)
+    except ConfigError as error:
+        logger.error("%s %s callback refused: %s", provider, kind, error.message)
+        return PlainTextResponse("provider not configured", status_code=503)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        return PlainTextResponse("expected a form", status_code=415)
+    try:
+        body = await _body(request)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if body is None:
+        return PlainTextResponse("too large", status_code=413)
+    params = _form(body)
+    if params is None or not transport.verify(_request_url(request), params, request.headers):
+        logger.warning("%s %s callback refused: signature does not match", provider, kind)
+        return PlainTextResponse("forbidden", status_code=403)
+    payload: dict[str, str]
+    try:
+        if kind == IngestKind.STATUS:
+            report = transport.parse_status(params)
+            message_id = report.provider_message_id
+            payload = {"status": report.status, "error_code": report.error_code}
+        else:
+            text = transport.parse_inbound(params)
+            message_id = text.provider_message_id
+            payload = {"from": text.sender, "to": text.to, "body": text.body}
+    except (ValidationError, KeyError, ValueError) as error:
+        field = getattr(error, "field", None) or ""
+        logger.warning("%s %s callback malformed %s", provider, kind, field)
+        return PlainTextResponse("malformed callback", status_code=400)
+    await run_in_threadpool(
+        _store, provider=provider, kind=kind, provider_message_id=message_id, payload=payload
+    )
+    return _answer(provider, kind)
+
+
+async def status(request: Request) -> Response:
+    return await _callback(request, IngestKind.STATUS)
+
+
+async def inbound(request: Request) -> Response:
+    return await _callback(request, IngestKind.INBOUND)
+
+
+async def health(request: Request) -> Response:
+    """For a load balancer: the process is up (it does not touch the database)."""
+    return PlainTextResponse("ok")
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/health", health, methods=["GET"]),
+    Route("/{provider}/status", status, methods=["POST"]),
+    Route("/{provider}/inbound", inbound, methods=["POST"]),
+]
+PREFIX = "/hooks"
+
+
+def hooks_app() -> Starlette:
+    """The ingest endpoints alone under /hooks (`carereach ingest`); the demo mounts ROUTES in
+    carereach.asgi beside Django instead."""
+    return Starlette(routes=[Mount(PREFIX, routes=ROUTES)])
