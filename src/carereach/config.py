@@ -122,3 +122,23 @@ def url(environ: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("http://", "https://")) or " " in value:
         raise ConfigError(f"{name} is {value!r}: expected an http:// or https:// URL")
     return value.rstrip("/")
+
+
+def rates(environ: Mapping[str, str], name: str) -> dict[str, float]:
+    """`sender=rate` pairs, comma-separated, each rate a positive number of segments/s."""
+    found: dict[str, float] = {}
+    for position, pair in enumerate((_env(environ, name) or "").split(","), start=1):
+        if not pair.strip():
+            continue
+        sender, equals, rate = pair.partition("=")
+        try:
+            value = float(rate)
+        except ValueError:
+            value = 0.0
+        if not equals or not sender.strip() or value <= 0:
+            raise ConfigError(
+                f"{name} entry {position} ({pair.strip()!r}) is not sender=rate with a positive "
+                "rate in segments per second"
+            )
+        found[sender.strip()] = value
+    return found

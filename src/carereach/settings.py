@@ -23,6 +23,8 @@ ALLOWED_HOSTS = config.host_list(env, "CARE_ALLOWED_HOSTS", ["127.0.0.1", "local
 CSRF_TRUSTED_ORIGINS = config.host_list(env, "CARE_CSRF_TRUSTED_ORIGINS", [])
 # Where recipients reach us: preference pages, unsubscribe and tracked links are built on it.
 CARE_PUBLIC_URL = config.url(env, "CARE_PUBLIC_URL", "http://127.0.0.1:8000")
+# Tracked links in messages: a short domain routed to this app's /l/ path; default the public URL.
+CARE_SHORT_URL = config.url(env, "CARE_SHORT_URL", CARE_PUBLIC_URL)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
     "carereach.channels",
     "carereach.audience",
     "carereach.consent",
+    "carereach.content",
     "carereach.messaging",
     "carereach.ingest",
     "carereach.console",
@@ -135,12 +138,22 @@ CHANNEL_PROVIDERS = {
     for channel in ("sms", "email", "voice", "letter")
 }
 DISPATCH_BATCH = config.integer(env, "CARE_DISPATCH_BATCH", 200, minimum=1)
+# Segments per second per sender, e.g. "+14155550100=4,12345=100"; others go by sender kind.
+SENDER_RATES = config.rates(env, "CARE_SENDER_RATES")
 SEND_MAX_ATTEMPTS = config.integer(env, "CARE_SEND_MAX_ATTEMPTS", 5, minimum=1)
 # A message claimed by a worker that then went silent this long has an unknown outcome.
 SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum=30)
 # Senders for messages a program does not name one for (HELP from a stranger, say).
 DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
 DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")
+# E-mail with CARE_EMAIL_PROVIDER=smtp goes through Django's SMTP backend to this server.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env.get("CARE_SMTP_HOST", "localhost")
+EMAIL_PORT = config.integer(env, "CARE_SMTP_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.get("CARE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env.get("CARE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = config.boolean(env, "CARE_SMTP_STARTTLS", False)
+EMAIL_TIMEOUT = config.integer(env, "CARE_SMTP_TIMEOUT", 10, minimum=1)
 # Twilio (CARE_SMS_PROVIDER=twilio): credentials are checked when the provider is chosen, so a
 # process that never sends through Twilio does not need them. Callbacks go to CARE_PUBLIC_URL.
 TWILIO_ACCOUNT_SID = env.get("CARE_TWILIO_ACCOUNT_SID", "").strip()

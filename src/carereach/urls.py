@@ -15,5 +15,7 @@ urlpatterns = [
     path("security/", include("carereach.security.urls")),
     path("audience/", include("carereach.audience.urls")),
     path("", include("carereach.consent.urls")),
+    path("", include("carereach.content.urls")),
+    path("", include("carereach.messaging.urls")),
     path("", include("carereach.console.urls")),
 ]

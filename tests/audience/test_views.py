@@ -230,7 +230,7 @@ def test_hcp_detail_shows_profile_reach_preferences_and_placeholders(
         "central",
         "W1 West",
         "Show consent and its history",
-        "No messages yet",
+        "Show messages and skips",
         "No events yet",
     ):
         assert expected in text, expected

@@ -1,8 +1,9 @@
-"""Consent in a real browser: a rep's in-person capture on a tablet, with a finger signature."""
+"""Consent in a real browser: a rep's in-person capture on a tablet, with a finger signature, and
+a person's public sign-up on a phone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,29 @@ from pytest_django.live_server_helper import LiveServer
 
 from carereach.audience.models import Contact
 from carereach.audience.services import territory_assign_rep, territory_create
-from carereach.consent.models import ConsentEntry
+from carereach.consent import links, notices
+from carereach.consent.models import ConsentEntry, ConsentState, Program
+from carereach.consent.services import consent_record
 from carereach.security.roles import Role
 from tests.audience import factories as audience
 from tests.browser.test_console_shell import VIEWPORTS, assert_no_horizontal_scroll, sign_in
 from tests.consent import factories
+from tests.consent.conftest import SentNotices
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MakeUser = Callable[..., User]
 PHONE = "+14155550123"
+
+
+@pytest.fixture(autouse=True)
+def sent_notices() -> Iterator[SentNotices]:
+    """What consent hands to messaging (receipts, opt-in requests), kept for the test to read."""
+    sent = SentNotices()
+    saved = list(notices._senders)
+    notices._senders[:] = [sent]
+    yield sent
+    notices._senders[:] = saved
 
 
 @pytest.fixture
@@ -75,7 +89,12 @@ def _sign(page: Page) -> None:
 
 
 def test_rep_captures_consent_on_a_tablet(
-    page: Page, live_server: LiveServer, rep: User, doctor: Contact, artifacts: Path
+    page: Page,
+    live_server: LiveServer,
+    rep: User,
+    doctor: Contact,
+    artifacts: Path,
+    sent_notices: SentNotices,
 ) -> None:
     page.set_viewport_size(VIEWPORTS["tablet"])
     sign_in(page, live_server, rep.username)
@@ -119,6 +138,10 @@ def test_rep_captures_consent_on_a_tablet(
     )
     assert entry.evidence["signature"].startswith("data:image/png;base64,")
     assert entry.evidence["user_agent"]
+    expect(page.get_by_test_id("receipt-sent")).to_contain_text("Sent to the person by text")
+    [receipt] = sent_notices.calls
+    assert (receipt.kind, receipt.channel, receipt.address) == ("capture_receipt", "sms", PHONE)
+    assert "Cardio news from Heartwell: text messages" in receipt.body
 
     page.get_by_role("link", name="Back to the contact").click()
     states = page.get_by_test_id("consent-states")
@@ -177,3 +200,110 @@ def test_capture_and_revoke_pages_fit_the_screen(
     for control in controls.all():
         label = control.evaluate("el => el.labels.length ? el.labels[0].innerText : ''")
         assert label, f"the control {control.get_attribute('name')} has no label"
+
+
+def test_public_sign_up_on_a_phone(
+    page: Page, live_server: LiveServer, artifacts: Path, sent_notices: SentNotices
+) -> None:
+    """A person finds the program's page, gets their mistakes shown by the field, signs up,
+    and is asked to reply YES; nothing is sent or written before the form is right."""
+    factories.program(
+        "heartbeat",
+        name="Heartbeat podcast",
+        brand="Heartwell",
+        channels=["sms", "email"],
+        keywords=["HEART"],
+        web_signup=True,
+        disclosure_text="By signing up you agree to receive recurring text messages about the "
+        "Heartbeat podcast from Example Pharma at the number given, sent by automated means. "
+        "Consent is not a condition of purchase. Up to 4 msgs/mo. Msg & data rates may apply. "
+        "Reply STOP to cancel, HELP for help.",
+        disclosure_version="2026-03",
+    )
+    page.set_viewport_size(VIEWPORTS["phone"])
+    page.goto(f"{live_server.url}/join/heartbeat/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign up for Heartbeat podcast")
+    expect(page.locator("#disclosure_version-field")).to_contain_text("version 2026-03")
+    expect(page.locator("#disclosure_version-field")).to_contain_text("Reply STOP to cancel")
+    texts = page.get_by_role("checkbox", name="Text messages")
+    email = page.get_by_role("checkbox", name="E-mail")
+    expect(texts).not_to_be_checked()
+    expect(email).not_to_be_checked()
+    tile = texts.locator("xpath=ancestor::label").bounding_box()
+    assert tile is not None
+    assert tile["height"] >= 44, "touch targets are at least 44px tall"
+    honeypot = page.locator("#id_website").bounding_box()
+    assert honeypot is None or honeypot["x"] + honeypot["width"] < 0, "the honeypot shows"
+    for control in page.locator("main input:not([type=hidden])").all():
+        label = control.evaluate("el => el.labels.length ? el.labels[0].innerText : ''")
+        assert label, f"the control {control.get_attribute('name')} has no label"
+    assert_no_horizontal_scroll(page, "phone")
+    page.screenshot(path=artifacts / "consent-signup-phone.png", full_page=True)
+
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("alert").first).to_contain_text("Nothing was written.")
+    expect(page.locator("#kind-error")).to_contain_text("Tell us who you are.")
+    expect(page.locator("#first_name-error")).to_be_visible()
+    expect(page.locator("#channels-error")).to_contain_text("Tick at least one way")
+    assert_no_horizontal_scroll(page, "phone")
+    page.screenshot(path=artifacts / "consent-signup-errors-phone.png", full_page=True)
+
+    page.get_by_role("radio", name="Healthcare professional").check()
+    page.get_by_label("First name").fill("Ana")
+    page.get_by_label("Last name").fill("Pedersen")
+    page.get_by_role("checkbox", name="Text messages").check()
+    page.get_by_label("Mobile number").fill("555")
+    page.get_by_role("button", name="Sign up").click()
+    phone = page.get_by_label("Mobile number")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#phone-error")).to_contain_text("That number")
+    expect(page.get_by_label("Last name")).to_have_value("Pedersen")  # kept
+    expect(page.get_by_role("checkbox", name="Text messages")).to_be_checked()
+    assert not ConsentEntry.objects.exists()
+    assert sent_notices.calls == []
+
+    phone.fill("(415) 555-0123")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("One more step")
+    expect(page.get_by_role("status")).to_contain_text("confirm that it was you")
+    expect(page.locator("main")).to_contain_text("reply YES to the text")
+    assert_no_horizontal_scroll(page, "phone")
+    page.screenshot(path=artifacts / "consent-signup-thanks-phone.png", full_page=True)
+
+    entry = ConsentEntry.objects.get()
+    assert (entry.address, entry.channel, entry.action, entry.method) == (
+        "+14155550123",
+        "sms",
+        "pending",
+        "web_form",
+    )
+    assert entry.disclosure_version == "2026-03"
+    assert entry.evidence["user_agent"]
+    assert entry.evidence["ip"] == "127.0.0.1"
+    [request] = sent_notices.calls
+    assert (request.kind, request.address) == ("double_opt_in_request", "+14155550123")
+    assert "reply YES" in request.body
+
+
+def test_preference_page_saves_in_a_real_browser(
+    page: Page, live_server: LiveServer, doctor: Contact, artifacts: Path
+) -> None:
+    """Browsers send `Origin: null` with a POST from a no-referrer page, and the CSRF check
+    refused every save; the public pages now use same-origin."""
+    podcast = Program.objects.get(code="podcast")
+    consent_record(
+        contact=doctor,
+        address=PHONE,
+        channels=["sms"],
+        programs=[podcast],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    state = ConsentState.objects.get(address=PHONE, channel="sms", program=podcast)
+    page.set_viewport_size(VIEWPORTS["phone"])
+    page.goto(f"{live_server.url}/p/{links.preferences_token(state)}/")
+    page.get_by_role("checkbox").first.uncheck()
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved: stopped 1")
+    assert ConsentEntry.objects.filter(action="revoke", method="preference_page").count() == 1

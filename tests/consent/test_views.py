@@ -20,6 +20,7 @@ from carereach.security.models import AuditEntry
 from carereach.security.roles import MATRIX, Capability, Role
 from tests.audience import factories as audience
 from tests.consent import factories
+from tests.consent.conftest import SentNotices
 
 pytestmark = pytest.mark.django_db
 
@@ -244,6 +245,7 @@ def test_capture_writes_grants_with_evidence_and_a_receipt(
     hcp: Contact,
     podcast: Program,
     promo: Program,
+    sent_notices: SentNotices,
 ) -> None:
     client = signed_in(Role.FIELD_REP)
     response = client.post(
@@ -277,16 +279,36 @@ def test_capture_writes_grants_with_evidence_and_a_receipt(
         assert "Podcast program" in entry.evidence["receipt"]
     assert consent_check(address=PHONE, channel="sms", program=promo).allowed
 
+    # The receipt goes to the person by text, once, listing what they agreed to and how to stop.
+    assert len(sent_notices.calls) == 1
+    notice = sent_notices.calls[0]
+    assert (notice.kind, notice.channel, notice.address) == ("capture_receipt", "sms", PHONE)
+    assert notice.contact_id == hcp.pk
+    assert notice.body == entries[0].evidence["receipt"]
+    assert "Podcast program: text messages and calls, up to 4 msgs/mo." in notice.body
+    assert "Promo program: text messages, up to 4 msgs/mo." in notice.body
+    assert "Consent is not a condition of purchase." in notice.body
+    assert "Reply STOP to opt out, HELP for help." in notice.body
+    assert notice.key == f"receipt:{entries[0].evidence['capture']}"
+    assert notice.program_id in {podcast.pk, promo.pk}
+
     receipt = client.get(response["Location"])
     assert receipt.status_code == 200
     assert b"Reply STOP to opt out" in receipt.content
     assert b"Promo program" in receipt.content
+    assert b"Sent to the person by text message" in receipt.content
+    client.get(response["Location"])
+    assert len(sent_notices.calls) == 1  # showing the receipt again sends nothing
     other = client.get(f"/consent/capture/{hcp.pk}/receipt/0000000000000000/")
     assert other.status_code == 404
 
 
 def test_capture_by_typed_name_to_an_email_address(
-    signed_in: Callable[[Role], Client], rep: User, hcp: Contact, newsletter: Program
+    signed_in: Callable[[Role], Client],
+    rep: User,
+    hcp: Contact,
+    newsletter: Program,
+    sent_notices: SentNotices,
 ) -> None:
     response = signed_in(Role.FIELD_REP).post(
         f"/consent/capture/{hcp.pk}/",
@@ -297,6 +319,50 @@ def test_capture_by_typed_name_to_an_email_address(
     assert (entry.address, entry.channel, entry.evidence["typed_name"]) == (EMAIL, "email", "Ana P")
     assert "signature" not in entry.evidence
     assert "unsubscribe link" in entry.evidence["receipt"]
+    [notice] = sent_notices.calls
+    assert (notice.kind, notice.channel, notice.address) == ("capture_receipt", "email", EMAIL)
+    assert notice.subject == "Your consent record"
+    assert notice.body.startswith(entry.evidence["receipt"])
+    assert "Newsletter program: e-mails, up to 4 msgs/mo." in notice.body
+    assert "Change or stop at any time: http://" in notice.body
+    assert notice.program_id == newsletter.pk
+
+
+def test_capture_on_a_landline_sends_the_receipt_by_email_or_says_it_could_not(
+    signed_in: Callable[[Role], Client],
+    west: Territory,
+    podcast: Program,
+    sent_notices: SentNotices,
+) -> None:
+    landline = "+442079460000"
+    with_email = audience.contact(
+        kind="hcp", last_name="Okafor", territory="W1", phone=landline, email="ok@clinic.example"
+    )
+    client = signed_in(Role.ADMIN)
+    response = client.post(
+        f"/consent/capture/{with_email.pk}/",
+        {"address": _address(with_email, "phone"), "programs": ["podcast"], "typed_name": "O"},
+    )
+    assert response.status_code == 302
+    assert [e.channel for e in ConsentEntry.objects.all()] == ["voice"]
+    [notice] = sent_notices.calls
+    assert (notice.channel, notice.address) == ("email", "ok@clinic.example")
+    assert "Podcast program: calls" in notice.body
+    assert "To stop calls, say so on any call or contact help@example.org." in notice.body
+    page = client.get(response["Location"]).content.decode()
+    assert "to the contact&#x27;s first e-mail address" in page
+
+    sent_notices.clear()
+    without = audience.contact(kind="hcp", last_name="Ng", territory="W1", phone="+33142685300")
+    response = client.post(
+        f"/consent/capture/{without.pk}/",
+        {"address": _address(without, "phone"), "programs": ["podcast"], "typed_name": "N"},
+    )
+    assert response.status_code == 302
+    assert sent_notices.calls == []
+    assert (
+        "Not sent: the number takes no texts" in client.get(response["Location"]).content.decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -345,8 +411,9 @@ def test_capture_of_a_mixed_selection_is_all_or_nothing(
     podcast: Program,
     promo: Program,
     monkeypatch: pytest.MonkeyPatch,
+    sent_notices: SentNotices,
 ) -> None:
-    """A failure on the second program leaves no entry from the first."""
+    """A failure on the second program leaves no entry from the first, and sends nothing."""
     real = consent_record
     calls = []
 
@@ -356,7 +423,7 @@ def test_capture_of_a_mixed_selection_is_all_or_nothing(
             raise ValidationError("Program promo is closed.", field="programs")
         return real(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("carereach.consent.views.consent_record", second_fails)
+    monkeypatch.setattr("carereach.consent.services.consent_record", second_fails)
     response = signed_in(Role.FIELD_REP).post(
         f"/consent/capture/{hcp.pk}/",
         {"address": _address(hcp, "phone"), "programs": ["podcast", "promo"], "typed_name": "A"},
@@ -366,6 +433,7 @@ def test_capture_of_a_mixed_selection_is_all_or_nothing(
     assert len(calls) == 2
     assert not ConsentEntry.objects.exists()
     assert not ConsentState.objects.exists()
+    assert sent_notices.calls == []  # no receipt for what was not recorded
 
 
 # -- revocation --------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from carereach.consent.models import Program
 from carereach.consent.services import consent_record
 from carereach.messaging.models import EventKind, Lane, Message, MessageStatus
 from carereach.messaging.services.dispatch import dispatch_due
-from carereach.messaging.services.fanout import Rendered, Trigger, fanout, sender_kind
+from carereach.messaging.services.fanout import Rendered, Trigger, fanout, fanout_preview
+from carereach.messaging.services.pacing import sender_kind
 from tests.audience import factories as audience
 from tests.consent import factories
 from tests.messaging import factories as messaging
@@ -210,3 +211,15 @@ def test_queued_messages_are_then_dispatched(program: Program) -> None:
 )
 def test_sender_kinds(sender: str, kind: str) -> None:
     assert sender_kind(sender) == kind
+
+
+def test_a_preview_counts_what_would_happen_and_writes_nothing(program: Program) -> None:
+    _person("+14155550181", program, time_zone="America/New_York")
+    _person("+14155550182", program, time_zone="Pacific/Honolulu")
+    stranger = _person("+14155550183", None)
+    preview = fanout_preview(trigger=_trigger(program), contacts=Contact.objects.all(), now=NOON_NY)
+    assert (preview.total, preview.send, preview.hold, preview.skip) == (3, 1, 1, 1)
+    assert preview.by_reason == {"allowed": 1, "quiet_hours": 1, "no_consent": 1}
+    assert preview.samples["no_consent"] == [stranger.pk]
+    assert "No consent" in preview.texts["no_consent"]
+    assert Message.objects.count() == 0

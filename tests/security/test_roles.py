@@ -19,8 +19,14 @@ PUBLIC_VIEWS = {
     "console:login",
     "console:logout",
     # Recipients reach these by a signed link, without an account.
+    "consent:confirm",
+    # The public sign-up page of a program, for anyone.
+    "consent:signup",
+    "consent:signup_thanks",
     "consent:preferences",
     "consent:unsubscribe",
+    # A tracked link in a message: the unguessable token is the only key.
+    "content:link",
 }
 # API operations any valid key may call, or none at all (health for load balancers).
 OPEN_OPERATIONS = {"health", "me"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from carereach.channels.base import Transport
+from carereach.channels.types.email.transport import DjangoEmailTransport
 from carereach.channels.types.sandbox.transport import SandboxTransport
 from carereach.channels.types.twilio.transport import TwilioTransport
 from carereach.errors import ConfigError
@@ -13,9 +14,11 @@ from carereach.errors import ConfigError
 def transport_named(code: str) -> Transport:
     if code == "sandbox":
         return SandboxTransport()
+    if code == "smtp":
+        return DjangoEmailTransport()
     if code == "twilio":
         return TwilioTransport.from_settings()  # ConfigError names a missing credential
-    raise ConfigError(f"unknown provider {code!r}: expected one of sandbox, twilio")
+    raise ConfigError(f"unknown provider {code!r}: expected one of sandbox, smtp, twilio")
 
 
 def transport_for(channel: str) -> Transport:

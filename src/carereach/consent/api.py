@@ -1,17 +1,20 @@
-"""REST API of the consent app: programs, capture and revocation, checks, proof."""
+"""REST API of the consent app: programs, capture and revocation, checks, proof, imports."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import File, Form, Router, Schema, UploadedFile
 from ninja.responses import Status
 
+from carereach.audience.drafts import contact_draft
 from carereach.audience.selectors import contact_get_for_user
 from carereach.consent.fhir import consent_bundle
+from carereach.consent.imports import consent_import
 from carereach.consent.models import Program
 from carereach.consent.selectors import (
     consent_check,
@@ -21,6 +24,7 @@ from carereach.consent.selectors import (
     programs_all,
 )
 from carereach.consent.services import consent_record, consent_void_reassigned, program_save
+from carereach.consent.signup import consent_signup
 from carereach.errors import NotFoundError, ValidationError
 from carereach.security.api_auth import requires
 from carereach.security.permissions import acting_user
@@ -44,6 +48,8 @@ class ProgramIn(Schema):
     help_contact: str
     keywords: list[str] = []
     double_opt_in: bool = True
+    web_signup: bool = False
+    signup_kind: str = ""
     disclosure_text: str
     disclosure_version: str
     replies: dict[str, dict[str, str]] = {}
@@ -265,3 +271,116 @@ def disconnects(request: HttpRequest, payload: DisconnectsIn) -> VoidedOut:
         for item in payload.items
     ]
     return VoidedOut(voided=consent_void_reassigned(disconnects=items, actor=acting_user(request)))
+
+
+class ConsentImportOut(Schema):
+    rows: int
+    entries: int
+    dry_run: bool
+    batch: str
+
+
+@router.post(
+    "/consent/imports",
+    response={200: ConsentImportOut, 201: ConsentImportOut},
+    auth=requires(Capability.CAPTURE_CONSENT),
+)
+def import_consent(
+    request: HttpRequest, file: File[UploadedFile], dry_run: Form[bool] = True
+) -> Status[ConsentImportOut]:
+    """Import a CSV of acts of consent with evidence (multipart `file`): every row or none.
+
+    A dry run by default (`dry_run=false` writes). A refused file is 400 with `errors`: one
+    `{"row", "column", "message"}` per problem (the first 200; `error_count` has them all).
+    """
+    if file.file is None:
+        raise ValidationError("The upload holds no file.", field="file")
+    outcome = consent_import(
+        file=file.file,
+        filename=file.name or "consent.csv",
+        actor=acting_user(request),
+        dry_run=dry_run,
+    )
+    body = ConsentImportOut(
+        rows=outcome.rows,
+        entries=outcome.entries,
+        dry_run=outcome.dry_run,
+        batch=outcome.batch if outcome.entries else "",
+    )
+    return Status(200 if outcome.dry_run else 201, body)
+
+
+class SignupIn(Schema):
+    """A sign-up made on another site's form, passed on with the person's own evidence."""
+
+    kind: str = ""  # hcp, patient or caregiver; empty: the program's signup_kind
+    first_name: str
+    last_name: str
+    phone: str = ""
+    email: str = ""
+    channels: list[str]
+    disclosure_version: str  # the version the form showed the person
+    ip: str  # the person's IP address, as the form's site saw it
+    user_agent: str = ""
+    page: str = ""  # the form's address
+
+
+class SignupOut(Schema):
+    contact_id: int
+    pending: bool
+    channels: list[str]
+    entries: list[int]
+
+
+@router.post(
+    "/programs/{code}/signups",
+    response={201: SignupOut},
+    auth=requires(Capability.CAPTURE_CONSENT),
+)
+def program_signup(request: HttpRequest, code: str, payload: SignupIn) -> Status[SignupOut]:
+    """The public sign-up's flow for a form on another site: the contact is matched or created,
+    and double opt-in programs get a pending entry and a request to confirm (a text asking for
+    YES, or an e-mail with a link); the others a grant and a confirmation."""
+    program = _program(code)
+    kind = payload.kind or program.signup_kind
+    if not kind:
+        raise ValidationError("Say who signs up: hcp, patient or caregiver.", field="kind")
+    try:
+        ip = str(ipaddress.ip_address(payload.ip.strip()))
+    except ValueError:
+        raise ValidationError("Not an IP address.", field="ip") from None
+    draft, problems = contact_draft(
+        {
+            "kind": kind,
+            "first_name": payload.first_name,
+            "last_name": payload.last_name,
+            "phone": payload.phone,
+            "email": payload.email,
+        }
+    )
+    if draft is None:
+        first = problems[0]
+        raise ValidationError(f"{first.field}: {first.reason}", field=first.field)
+    if not draft.last_name:
+        raise ValidationError("A sign-up needs the person's last name.", field="last_name")
+    outcome = consent_signup(
+        program=program,
+        draft=draft,
+        channels=payload.channels,
+        disclosure_version=payload.disclosure_version,
+        evidence={
+            "ip": ip,
+            "user_agent": payload.user_agent[:300],
+            "page": payload.page[:300],
+            "passed_on_by": acting_user(request).get_username(),
+        },
+    )
+    return Status(
+        201,
+        SignupOut(
+            contact_id=outcome.contact.pk,
+            pending=outcome.pending,
+            channels=outcome.channels,
+            entries=[e.pk for e in outcome.entries],
+        ),
+    )

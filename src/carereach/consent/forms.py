@@ -16,8 +16,10 @@ from typing import Any, cast
 
 from django import forms
 
+from carereach.audience.drafts import ContactDraft, contact_draft
 from carereach.audience.models import Contact
 from carereach.consent.models import Program
+from carereach.consent.signup import TERMS_CHANGED
 from carereach.vocabulary import Channel
 
 SIGNATURE_PREFIX = "data:image/png;base64,"
@@ -263,3 +265,115 @@ class RevokeForm(_AddressForm):
             return [None]
         codes = set(self.cleaned_data.get("programs") or ())
         return [p for p in self.offered if p.code in codes]
+
+
+SIGNUP_CHANNEL_LABELS = {Channel.SMS.value: "Text messages", Channel.EMAIL.value: "E-mail"}
+
+
+class SignupForm(forms.Form):
+    """The public sign-up: who the person is, where to reach them, and the channels they tick.
+
+    Nothing is ticked for them. `website` is a honeypot: hidden from people, filled by bots. The
+    disclosure version the page showed comes back with the form, so the entry stores the version
+    the person read, and a change in between sends them back to read it again.
+    """
+
+    kind = forms.ChoiceField(
+        label="I am a",
+        widget=forms.RadioSelect,
+        choices=[
+            ("hcp", "Healthcare professional"),
+            ("patient", "Patient"),
+            ("caregiver", "Caregiver"),
+        ],
+        error_messages={"required": "Tell us who you are."},
+    )
+    first_name = forms.CharField(
+        label="First name",
+        max_length=100,
+        strip=True,
+        error_messages={"required": "Give your first name."},
+        widget=forms.TextInput(attrs={"autocomplete": "given-name", "autocapitalize": "words"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=100,
+        strip=True,
+        error_messages={"required": "Give your last name."},
+        widget=forms.TextInput(attrs={"autocomplete": "family-name", "autocapitalize": "words"}),
+    )
+    phone = forms.CharField(
+        label="Mobile number",
+        max_length=40,
+        required=False,
+        strip=True,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    email = forms.CharField(
+        label="E-mail address",
+        max_length=320,
+        required=False,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"type": "email", "autocomplete": "email", "autocapitalize": "none"}
+        ),
+    )
+    channels = forms.MultipleChoiceField(
+        label="How may we reach you?",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick at least one way to reach you."},
+    )
+    disclosure_version = forms.CharField(widget=forms.HiddenInput, required=False)
+    website = forms.CharField(label="Leave this empty", required=False)
+
+    def __init__(
+        self, *args: Any, program: Program, channels: Sequence[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.program = program
+        self.initial.setdefault("disclosure_version", program.disclosure_version)
+        field = cast(forms.MultipleChoiceField, self.fields["channels"])
+        field.choices = [(c, SIGNUP_CHANNEL_LABELS[c]) for c in channels]
+        if program.signup_kind:
+            del self.fields["kind"]
+        self.draft: ContactDraft | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = data.get("channels") or []
+        if Channel.SMS in chosen and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", "Give a mobile number for text messages.")
+        if Channel.EMAIL in chosen and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "Give an e-mail address for e-mails.")
+        if data.get("disclosure_version") != self.program.disclosure_version:
+            self.add_error("disclosure_version", TERMS_CHANGED)
+        if self.errors:
+            return data
+        kind = self.program.signup_kind or data["kind"]
+        fields = {
+            "kind": kind,
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "phone": data.get("phone") or "",
+            "email": data.get("email") or "",
+        }
+        draft, problems = contact_draft(fields)
+        for problem in problems:
+            where = problem.field if problem.field in self.fields else None
+            self.add_error(where, _problem_text(problem.field, problem.reason))
+        if (
+            draft is not None
+            and Channel.SMS in chosen
+            and draft.phones
+            and draft.phones[0].line_type == "landline"
+        ):
+            self.add_error("phone", "That number is a landline: it cannot receive text messages.")
+        self.draft = draft if not self.errors else None
+        return data
+
+
+def _problem_text(field: str, reason: str) -> str:
+    labels = {"phone": "That number", "email": "That address", "first_name": "The first name"}
+    labels["last_name"] = "The last name"
+    text = f"{labels.get(field, field.replace('_', ' ').capitalize())}: {reason}."
+    return text.replace("..", ".")

@@ -14,6 +14,10 @@ names exactly the address and program the link was sent for, whatever the person
 Tokens work for `LINK_MAX_AGE` (90 days) after they were made; CAN-SPAM and the mailbox
 providers ask for at least 30 days after sending. A changed token is "not found"; an old one is
 "gone"; neither page says anything about whose link it was.
+
+A double opt-in confirmation token is `{"e": <ConsentEntry id>}`: the pending e-mail entry the
+web sign-up wrote. It works for `CONFIRM_MAX_AGE` (7 days): a sign-up nobody confirmed within a
+week is stale, and the person can sign up again.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from carereach.consent.models import ConsentState, Program
+from carereach.consent.models import ConsentAction, ConsentEntry, ConsentState, Program
 from carereach.errors import ValidationError
 from carereach.vocabulary import Channel
 
 LINK_MAX_AGE = timedelta(days=90)  # at least 30 days after sending (CAN-SPAM, Gmail/Yahoo rules)
 PREFERENCES_SALT = "carereach.consent.links.preferences"
 UNSUBSCRIBE_SALT = "carereach.consent.links.unsubscribe"
+CONFIRM_SALT = "carereach.consent.links.confirm"
+CONFIRM_MAX_AGE = timedelta(days=7)  # a double opt-in nobody confirmed in a week is stale
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
@@ -47,13 +53,17 @@ def _dumps(state: ConsentState, salt: str) -> str:
     return signing.dumps({"s": state.pk}, salt=salt, compress=True)
 
 
-def _loads(token: str, salt: str) -> ConsentState:
+def _payload(token: str, salt: str, max_age: timedelta) -> object:
     try:
-        payload = signing.loads(token, salt=salt, max_age=LINK_MAX_AGE)
+        return signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired as error:
         raise LinkExpired from error
     except (signing.BadSignature, ValueError, UnicodeDecodeError) as error:
         raise LinkInvalid from error
+
+
+def _loads(token: str, salt: str) -> ConsentState:
+    payload = _payload(token, salt, LINK_MAX_AGE)
     state_id = payload.get("s") if isinstance(payload, dict) else None
     if not isinstance(state_id, int):
         raise LinkInvalid
@@ -86,6 +96,33 @@ def unsubscribe_state(token: str) -> ConsentState:
     return state
 
 
+def confirm_token(entry: ConsentEntry) -> str:
+    if entry.channel != Channel.EMAIL or entry.action != ConsentAction.PENDING:
+        raise ValueError("confirmation links are for pending e-mail consent only")
+    return signing.dumps({"e": entry.pk}, salt=CONFIRM_SALT, compress=True)
+
+
+def confirm_entry(token: str) -> ConsentEntry:
+    """The pending e-mail entry a confirmation token names; raises LinkInvalid or LinkExpired."""
+    payload = _payload(token, CONFIRM_SALT, CONFIRM_MAX_AGE)
+    entry_id = payload.get("e") if isinstance(payload, dict) else None
+    if not isinstance(entry_id, int):
+        raise LinkInvalid
+    entry = (
+        ConsentEntry.objects.select_related("program", "contact")
+        .filter(
+            pk=entry_id,
+            channel=Channel.EMAIL,
+            action=ConsentAction.PENDING,
+            program__isnull=False,
+        )
+        .first()
+    )
+    if entry is None:
+        raise LinkInvalid
+    return entry
+
+
 def public_url() -> str:
     """Where people reach Carereach from a message (settings.CARE_PUBLIC_URL), no trailing /."""
     return str(getattr(settings, "CARE_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
@@ -97,6 +134,14 @@ def preferences_url(state: ConsentState) -> str:
 
 def unsubscribe_url(state: ConsentState) -> str:
     return public_url() + reverse("consent:unsubscribe", args=[unsubscribe_token(state)])
+
+
+def confirm_url(entry: ConsentEntry) -> str:
+    return public_url() + reverse("consent:confirm", args=[confirm_token(entry)])
+
+
+def signup_url(program: Program) -> str:
+    return public_url() + reverse("consent:signup", args=[program.code])
 
 
 def _email_state(address: str, program: Program) -> ConsentState:

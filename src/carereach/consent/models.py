@@ -21,6 +21,13 @@ class ProgramType(models.TextChoices):
     TRANSACTIONAL = "transactional"  # replies and receipts the person asked for
 
 
+class SignupKind(models.TextChoices):
+    ASK = "", "Ask the person"  # the sign-up page asks who they are
+    HCP = "hcp", "Healthcare professional"  # e.g. a podcast for prescribers
+    PATIENT = "patient", "Patient"  # e.g. a patient support program
+    CAREGIVER = "caregiver", "Caregiver"  # someone caring for a patient
+
+
 class Program(models.Model):
     """A named purpose people consent to, with its senders, keywords and required replies."""
 
@@ -38,6 +45,10 @@ class Program(models.Model):
     help_contact = models.CharField(max_length=120)  # phone or e-mail a person can reach
     keywords = models.JSONField(default=list, blank=True)  # normalized opt-in keywords
     double_opt_in = models.BooleanField(default=True)
+    # A public sign-up page at /join/<code>/ (no login); off unless the program asks for it.
+    web_signup = models.BooleanField(default=False)
+    # Who signs up there: a contact kind, or "" to let the person say (HCP, patient, caregiver).
+    signup_kind = models.CharField(max_length=10, blank=True, choices=SignupKind.choices)
     # Disclosure shown at capture; its version is stored on each entry made under it.
     disclosure_text = models.TextField()
     disclosure_version = models.CharField(max_length=40)

@@ -7,7 +7,7 @@ reply, import, API, carrier write-back) calls it, so the same checks hold everyw
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from carereach.audience.models import Contact
-from carereach.consent import ledger
+from carereach.consent import ledger, links, texts
 from carereach.consent.models import (
     ConsentAction,
     ConsentEntry,
@@ -26,23 +26,40 @@ from carereach.consent.models import (
     ConsentStatus,
     Program,
     ProgramType,
+    SignupKind,
 )
+from carereach.consent.notices import Notice, NoticeKind, notice_send
 from carereach.errors import ConflictError, ValidationError
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
 from carereach.vocabulary import Channel
 
 # Methods whose evidence must show the person's own act for marketing (written) consent.
+# A scanned signed form (`signature_file`, `source_file`) is written consent given in person.
 _WRITTEN_EVIDENCE = {
-    ConsentMethod.IN_PERSON: ("signature", "typed_name"),
+    ConsentMethod.IN_PERSON: ("signature", "typed_name", "signature_file", "source_file"),
     ConsentMethod.WEB_FORM: ("ip", "user_agent"),
     ConsentMethod.KEYWORD: ("inbound_message_id",),
     ConsentMethod.REPLY: ("inbound_message_id",),
     ConsentMethod.PREFERENCE_PAGE: ("ip", "user_agent"),
-    ConsentMethod.IMPORT: ("source_file", "signature", "typed_name", "ip"),
-    ConsentMethod.API: ("signature", "typed_name", "ip", "inbound_message_id", "source_file"),
+    ConsentMethod.IMPORT: ("source_file", "signature", "signature_file", "typed_name", "ip"),
+    ConsentMethod.API: (
+        "signature",
+        "signature_file",
+        "typed_name",
+        "ip",
+        "inbound_message_id",
+        "source_file",
+    ),
 }
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
+
+
+def written_evidence_keys(method: str) -> tuple[str, ...]:
+    """The evidence keys, one of which a marketing grant by this method must carry."""
+    if method not in ConsentMethod.values:
+        return ()
+    return _WRITTEN_EVIDENCE.get(ConsentMethod(method), ())
 
 
 def _addresses_of(contact: Contact, channel: str) -> set[str]:
@@ -142,6 +159,62 @@ def _apply_to_state(entry: ConsentEntry) -> None:
     _save_states(replayed, replayed.keys())
 
 
+def act_times_check(
+    *,
+    action: str,
+    method: str,
+    occurred_at: datetime | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> datetime:
+    """The checks of one act that do not depend on the address: returns when it happened."""
+    for name, value in (("occurred_at", occurred_at), ("expires_at", expires_at)):
+        if value is not None and timezone.is_naive(value):
+            raise ValidationError(
+                "Give the time with its offset (e.g. 2026-01-31T14:00:00-05:00).", field=name
+            )
+    if action not in ConsentAction.values:
+        raise ValidationError(f"Unknown action {action!r}.", field="action")
+    if method not in ConsentMethod.values:
+        raise ValidationError(f"Unknown method {method!r}.", field="method")
+    occurred_at = occurred_at or now
+    if occurred_at > now + timedelta(minutes=5):
+        raise ValidationError("The consent cannot be given in the future.", field="occurred_at")
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError("The expiry is in the past.", field="expires_at")
+    return occurred_at
+
+
+def act_pair_check(
+    *,
+    address: str,
+    owned: set[str],
+    channel: str,
+    program: Program | None,
+    action: str,
+    method: str,
+    evidence: dict[str, Any],
+) -> None:
+    """The checks of one (address, channel, program) of an act; `owned`: the contact's
+    addresses on that channel. Imports call it with addresses they loaded in bulk."""
+    if address not in owned:
+        raise ValidationError(
+            f"That address is not one of this contact's {channel} addresses.", field="address"
+        )
+    if program is None:
+        if action != ConsentAction.REVOKE:
+            raise ValidationError("Only a revocation may cover every program.", field="programs")
+        return
+    if action != ConsentAction.REVOKE:
+        if not program.active:
+            raise ValidationError(f"Program {program.code} is closed.", field="programs")
+        if channel not in program.channels:
+            raise ValidationError(
+                f"Program {program.code} does not use {channel}.", field="channels"
+            )
+    _check_evidence(program=program, action=action, method=method, evidence=evidence)
+
+
 @dataclass(frozen=True)
 class Recorded:
     entries: list[ConsentEntry]
@@ -169,21 +242,10 @@ def consent_record(
     any pair is invalid.
     """
     evidence = dict(evidence or {})
-    for name, value in (("occurred_at", occurred_at), ("expires_at", expires_at)):
-        if value is not None and timezone.is_naive(value):
-            raise ValidationError(
-                "Give the time with its offset (e.g. 2026-01-31T14:00:00-05:00).", field=name
-            )
     now = timezone.now()
-    occurred_at = occurred_at or now
-    if action not in ConsentAction.values:
-        raise ValidationError(f"Unknown action {action!r}.", field="action")
-    if method not in ConsentMethod.values:
-        raise ValidationError(f"Unknown method {method!r}.", field="method")
-    if occurred_at > now + timedelta(minutes=5):
-        raise ValidationError("The consent cannot be given in the future.", field="occurred_at")
-    if expires_at is not None and expires_at <= now:
-        raise ValidationError("The expiry is in the past.", field="expires_at")
+    occurred_at = act_times_check(
+        action=action, method=method, occurred_at=occurred_at, expires_at=expires_at, now=now
+    )
     if not channels:
         raise ValidationError("Name at least one channel.", field="channels")
     if not programs:
@@ -191,26 +253,17 @@ def consent_record(
     for channel in channels:
         if channel not in Channel.values:
             raise ValidationError(f"Unknown channel {channel!r}.", field="channels")
-        if address not in _addresses_of(contact, channel):
-            raise ValidationError(
-                f"That address is not one of this contact's {channel} addresses.",
-                field="address",
-            )
+        owned = _addresses_of(contact, channel)
         for program in programs:
-            if program is None:
-                if action != ConsentAction.REVOKE:
-                    raise ValidationError(
-                        "Only a revocation may cover every program.", field="programs"
-                    )
-                continue
-            if action != ConsentAction.REVOKE:
-                if not program.active:
-                    raise ValidationError(f"Program {program.code} is closed.", field="programs")
-                if channel not in program.channels:
-                    raise ValidationError(
-                        f"Program {program.code} does not use {channel}.", field="channels"
-                    )
-            _check_evidence(program=program, action=action, method=method, evidence=evidence)
+            act_pair_check(
+                address=address,
+                owned=owned,
+                channel=channel,
+                program=program,
+                action=action,
+                method=method,
+                evidence=evidence,
+            )
     batch = secrets.token_hex(8)
     label = actor.get_username() if actor is not None else "system"
     entries = []
@@ -247,40 +300,238 @@ def consent_record(
     return Recorded(entries=entries, batch=batch)
 
 
+@dataclass(frozen=True)
+class Capture:
+    """An in-person capture: its id (in each entry's evidence), entries and the receipt sent."""
+
+    capture: str
+    entries: list[ConsentEntry]
+    receipt: str
+    receipt_channel: str  # Channel.SMS or Channel.EMAIL; "" when it could not be sent
+    receipt_address: str
+
+
+def _receipt_destination(contact: Contact, address: str) -> tuple[str, str]:
+    """Where the receipt goes: the address consented, or the first e-mail for a landline."""
+    if "@" in address:
+        return Channel.EMAIL, address
+    line = contact.phones.filter(e164=address).values_list("line_type", flat=True).first()
+    if line is not None and line != "landline":
+        return Channel.SMS, address
+    email = contact.emails.order_by("rank", "id").values_list("address", flat=True).first()
+    return (Channel.EMAIL, email) if email else ("", "")
+
+
+def consent_capture_in_person(
+    *,
+    contact: Contact,
+    address: str,
+    groups: Sequence[tuple[Program, Sequence[str]]],
+    evidence: dict[str, Any],
+    actor: User | None,
+) -> Capture:
+    """A rep's in-person capture: one grant per program, all or nothing, and the receipt.
+
+    Signed or with a typed name, it is written consent, so a grant even where the program asks
+    for double opt-in (that confirms keyword and web sign-ups). The receipt, listing what the
+    person agreed to and how to stop, is stored as evidence and queued in the same transaction:
+    by text to the number consented, by e-mail to the address consented (or, for a landline,
+    to the contact's first e-mail address).
+    """
+    if not groups:
+        raise ValidationError("Tick at least one program the person agrees to.", field="programs")
+    capture = secrets.token_hex(8)
+    now = timezone.now()
+    when = timezone.localtime(now).strftime("%Y-%m-%d %H:%M %Z")
+    receipt = texts.capture_receipt(groups=groups, address=address, when=when)
+    channel, destination = _receipt_destination(contact, address)
+    evidence = {"capture": capture, **evidence, "receipt": receipt, "receipt_to": channel or "none"}
+    entries: list[ConsentEntry] = []
+    with transaction.atomic():
+        for program, channels in groups:
+            entries += consent_record(
+                contact=contact,
+                address=address,
+                channels=list(channels),
+                programs=[program],
+                action=ConsentAction.GRANT,
+                method=ConsentMethod.IN_PERSON,
+                actor=actor,
+                evidence=evidence,
+                occurred_at=now,
+            ).entries
+        if channel:
+            first = groups[0][0]
+            body, subject = receipt, ""
+            if channel == Channel.EMAIL:
+                subject = "Your consent record"
+                state = ConsentState.objects.filter(address=address, program=first).first()
+                if state is not None:
+                    body += f"\nChange or stop at any time: {links.preferences_url(state)}"
+            notice_send(
+                Notice(
+                    kind=NoticeKind.CAPTURE_RECEIPT,
+                    key=f"receipt:{capture}",
+                    contact_id=contact.pk,
+                    channel=channel,
+                    address=destination,
+                    body=body,
+                    program_id=first.pk,
+                    subject=subject,
+                )
+            )
+    return Capture(
+        capture=capture,
+        entries=entries,
+        receipt=receipt,
+        receipt_channel=channel,
+        receipt_address=destination,
+    )
+
+
 def programs_on_sender(sender: str) -> list[Program]:
     """Programs that send from this number (a STOP to it covers all of them)."""
     return [p for p in Program.objects.filter(active=True) if sender in p.sender_numbers]
 
 
+Pair = tuple[str, str]  # (address, channel): the unit the ledger replays
+
+
+def consent_states_rebuild(*, pairs: Iterable[Pair]) -> int:
+    """Set the state of every program on these (address, channel) pairs to a replay of their
+    ledger entries: one read of the entries, one upsert of the states.
+
+    The set-based writers (imports, reassigned numbers) insert their entries in bulk, then call
+    this for the pairs they touched; the result is the replay by definition, so it equals what
+    `consent_record` would have kept entry by entry. Returns the number of states written.
+    """
+    wanted = set(pairs)
+    if not wanted:
+        return 0
+    addresses = sorted({address for address, _ in wanted})
+    channels = sorted({channel for _, channel in wanted})
+    # Only the columns the replay reads: evidence (a signature image) can be large.
+    fields = ConsentEntry.objects.filter(address__in=addresses, channel__in=channels).only(
+        "contact", "address", "channel", "program", "action", "occurred_at", "expires_at"
+    )
+    events = [_event(entry) for entry in fields if (entry.address, entry.channel) in wanted]
+    replayed = ledger.replay(events)
+    rows = [
+        ConsentState(
+            address=address,
+            channel=channel,
+            program_id=program_id,
+            contact_id=state.contact_id,
+            status=state.status,
+            granted_at=state.granted_at,
+            expires_at=state.expires_at,
+            changed_at=state.changed_at,
+            entry_id=state.entry_id,
+        )
+        for (address, channel, program_id), state in replayed.items()
+    ]
+    ConsentState.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["address", "channel", "program"],
+        update_fields=[
+            "contact",
+            "status",
+            "granted_at",
+            "expires_at",
+            "changed_at",
+            "entry",
+        ],
+    )
+    return len(rows)
+
+
+def _chunks(
+    items: Iterable[tuple[str, datetime]], size: int
+) -> Iterator[list[tuple[str, datetime]]]:
+    chunk: list[tuple[str, datetime]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+REASSIGNED_REASON = "number reported disconnected after consent"
+
+
 def consent_void_reassigned(
-    *, disconnects: Iterable[tuple[str, datetime]], actor: User | None
+    *,
+    disconnects: Iterable[tuple[str, datetime]],
+    actor: User | None,
+    batch_size: int = 1000,
 ) -> int:
-    """Void consents obtained before each number's reported disconnection.
+    """Void consents obtained before each number's reported disconnection; returns how many.
 
     A number disconnected after the consent was given may now belong to someone else: the old
-    consent no longer speaks for the new holder.
+    consent no longer speaks for the new holder. Set-based: per batch of disconnects, one query
+    finds the granted states, one insert writes a revocation for each, and their states are
+    replayed (`consent_states_rebuild`). A consent is voided as of the first disconnection
+    reported after it was granted (or now, for a date in the future). All batches commit
+    together or not at all.
     """
+    now = timezone.now()
+    batch = secrets.token_hex(8)
+    label = actor.get_username() if actor is not None else "system"
     voided = 0
-    for number, disconnected_at in disconnects:
-        stale = ConsentState.objects.filter(
-            address=number,
-            status=ConsentStatus.GRANTED,
-            granted_at__lt=disconnected_at,
-        ).select_related("contact", "program")
-        for state in stale:
-            consent_record(
-                contact=state.contact,
-                address=number,
-                channels=[state.channel],
-                programs=[state.program],
-                action=ConsentAction.REVOKE,
-                method=ConsentMethod.REASSIGNED,
+    with transaction.atomic():
+        for chunk in _chunks(disconnects, batch_size):
+            dates: dict[str, list[datetime]] = {}
+            for number, disconnected_at in chunk:
+                if timezone.is_naive(disconnected_at):
+                    raise ValidationError(
+                        "Give the disconnection time with its offset.", field="disconnected_at"
+                    )
+                dates.setdefault(number, []).append(disconnected_at)
+            for listed in dates.values():
+                listed.sort()
+            stale = ConsentState.objects.filter(
+                address__in=sorted(dates), status=ConsentStatus.GRANTED, granted_at__isnull=False
+            ).select_related("program")
+            entries = []
+            for state in stale:
+                granted_at = state.granted_at
+                cut = next((d for d in dates[state.address] if granted_at and granted_at < d), None)
+                if cut is None:
+                    continue
+                entries.append(
+                    ConsentEntry(
+                        contact_id=state.contact_id,
+                        address=state.address,
+                        channel=state.channel,
+                        program=state.program,
+                        action=ConsentAction.REVOKE,
+                        method=ConsentMethod.REASSIGNED,
+                        captured_by=actor,
+                        captured_by_label=label,
+                        disclosure_version=state.program.disclosure_version,
+                        evidence={"disconnected_at": cut.isoformat()},
+                        reason=REASSIGNED_REASON,
+                        batch=batch,
+                        occurred_at=min(cut, now),
+                        recorded_at=now,
+                    )
+                )
+            if not entries:
+                continue
+            ConsentEntry.objects.bulk_create(entries, batch_size=500)
+            consent_states_rebuild(pairs={(e.address, e.channel) for e in entries})
+            voided += len(entries)
+        if voided:
+            audit_record(
                 actor=actor,
-                evidence={"disconnected_at": disconnected_at.isoformat()},
-                reason="number reported disconnected after consent",
-                occurred_at=min(disconnected_at, timezone.now()),
+                action=AuditAction.CREATE,
+                object_type="consent_entry",
+                note=f"revoke by reassigned: {voided} entries, batch {batch}",
             )
-            voided += 1
     return voided
 
 
@@ -316,6 +567,13 @@ def program_save(
             raise ConflictError(
                 f"Keyword {sorted(shared)[0]} already belongs to {other.code}.", field="keywords"
             )
+    signup_kind = str(fields.get("signup_kind", program.signup_kind if program else ""))
+    if signup_kind not in SignupKind.values:
+        raise ValidationError(
+            f"Sign-up kind must be one of {', '.join(v for v in SignupKind.values if v)}, "
+            "or empty to ask the person.",
+            field="signup_kind",
+        )
     for required in ("name", "frequency", "help_contact", "disclosure_text", "disclosure_version"):
         value = str(fields.get(required, getattr(program, required, "") if program else "")).strip()
         if not value:
@@ -338,6 +596,8 @@ def program_save(
                 "privacy_url",
                 "help_contact",
                 "double_opt_in",
+                "web_signup",
+                "signup_kind",
                 "disclosure_text",
                 "disclosure_version",
                 "replies",

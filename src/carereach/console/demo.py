@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from carereach.audience.demo import demo_audience_seed
 from carereach.consent.models import Program
 from carereach.consent.services import program_save
+from carereach.content.demo import demo_content_seed
 from carereach.security.roles import ROLE_LABELS, Role
 from carereach.security.services import user_create
 
@@ -53,6 +54,7 @@ def demo_seed() -> Seeded:
     # A fictitious audience (only into an empty database), and the rep's territories.
     seeded.notes.extend(demo_audience_seed(actor=users["admin"], rep=users.get("rep")))
     seeded.notes.extend(demo_programs_seed(actor=users["admin"]))
+    seeded.notes.extend(demo_content_seed(author=users["marketer"], reviewer=users["compliance"]))
     return seeded
 
 
@@ -68,6 +70,7 @@ DEMO_PROGRAMS: list[dict[str, Any]] = [
         "help_contact": "1-800-555-0100",
         "keywords": ["HEART"],
         "double_opt_in": True,
+        "web_signup": True,  # the public page /join/cardio-podcast/
         "disclosure_text": "By signing you agree to receive up to 4 recurring texts or e-mails a "
         "month about new Heart Matters episodes. Consent is not a condition of purchase. Msg & "
         "data rates may apply. Reply STOP to opt out, HELP for help.",

@@ -16,6 +16,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from carereach import __version__
 from carereach.audience.api import router as audience_router
 from carereach.consent.api import router as consent_router
+from carereach.content.api import router as content_router
 from carereach.errors import CarereachError
 from carereach.interop.health import router as health_router
 from carereach.messaging.api import router as messaging_router
@@ -77,4 +78,5 @@ api.add_router("/", health_router)
 api.add_router("/", security_router)
 api.add_router("/", audience_router)
 api.add_router("/", consent_router)
+api.add_router("/", content_router)
 api.add_router("/", messaging_router)

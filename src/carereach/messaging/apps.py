@@ -10,6 +10,12 @@ class MessagingConfig(AppConfig):
         # Consent's notices (opt-out confirmations, receipts, double opt-in requests) reach the
         # outbox through this hook: consent sits a floor below and must not import messaging.
         from carereach.consent.notices import notice_sender_register
-        from carereach.messaging.services.outbox import notice_enqueue
+        from carereach.content.hooks import content_retired_register
+        from carereach.messaging.services.outbox import (
+            messages_cancel_for_version,
+            notice_enqueue,
+        )
 
         notice_sender_register(notice_enqueue)
+        # Withdrawn or expired content: what still waits to be sent with it is cancelled.
+        content_retired_register(messages_cancel_for_version)

@@ -73,6 +73,13 @@ class Message(models.Model):
     program = models.ForeignKey(
         "consent.Program", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    content_version = models.ForeignKey(
+        "content.ContentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )  # the approved version rendered; its withdrawal or expiry cancels what still waits
     channel = models.CharField(max_length=8, choices=Channel.choices)
     address = models.CharField(max_length=320)  # the exact number or e-mail it goes to
     sender = models.CharField(max_length=320, blank=True)
@@ -210,3 +217,19 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"inbound {self.provider_message_id}"
+
+
+class SenderBudget(models.Model):
+    """A sender's token bucket, in message segments, shared by every worker on every machine.
+
+    Carriers throttle per sender and per segment (about 1/s on a US long code, 100/s on a short
+    code) and fail what queues too long; workers take from this bucket under a row lock before
+    calling the provider, so adding workers never bursts past the sender's limit.
+    """
+
+    sender = models.CharField(max_length=320, unique=True)
+    tokens = models.FloatField()  # segments available now; negative after a long message
+    refilled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"budget of {self.sender}"

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from carereach.content.tasks import content_expire_tick
 from carereach.messaging import wake
 from carereach.messaging.models import Heartbeat, ProcessKind
 from carereach.messaging.services.dispatch import dispatch_due
@@ -118,7 +119,9 @@ def worker_tick(name: str = "") -> None:
 
 
 def scheduler_tick() -> None:
-    """Fires due triggers (campaign schedules, journey waits) once, as the leader."""
+    """Fires due triggers (campaign schedules, journey waits) once, as the leader; retires
+    content whose approval window ended (its waiting messages are cancelled with it)."""
+    content_expire_tick()
 
 
 def worker_loop() -> Loop:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from carereach.messaging.models import Heartbeat, ProcessKind
+from carereach.messaging.models import Heartbeat, Message, MessageEvent, ProcessKind
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,20 @@ def live_processes() -> LiveProcesses:
         schedulers=Count("id", filter=Q(kind=ProcessKind.SCHEDULER)),
     )
     return LiveProcesses(workers=counts["workers"], schedulers=counts["schedulers"])
+
+
+def messages_for_contact(*, contact_id: int, limit: int = 200) -> QuerySet[Message]:
+    """A contact's messages and skips, newest first (the contact page's timeline)."""
+    return (
+        Message.objects.filter(contact_id=contact_id)
+        .select_related("program")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def message_get(*, message_id: int) -> Message | None:
+    return Message.objects.select_related("program", "contact").filter(pk=message_id).first()
+
+
+def message_events(*, message: Message) -> QuerySet[MessageEvent]:
+    return MessageEvent.objects.filter(message=message).order_by("at", "id")

@@ -24,8 +24,10 @@ from django.utils import timezone
 from carereach.channels.base import STATUS_RANK, DeliveryStatus, Outbound, SendResult
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
+from carereach.consent.links import unsubscribe_headers
 from carereach.consent.selectors import consented_row_q
-from carereach.errors import ConfigError
+from carereach.content.tracking import link_delivered
+from carereach.errors import ConfigError, ValidationError
 from carereach.messaging.models import (
     WAITING,
     EventKind,
@@ -35,6 +37,8 @@ from carereach.messaging.models import (
     MessageStatus,
 )
 from carereach.messaging.services.outbox import Reason, event_new
+from carereach.messaging.services.pacing import budget_take
+from carereach.vocabulary import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class DispatchReport:
     skipped: int = 0
     expired: int = 0
     recovered: int = 0
+    paced: int = 0  # left waiting for their sender's rate limit
     statuses: dict[str, int] = field(default_factory=dict)
 
 
@@ -153,6 +158,7 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
             Reason("consent_gone", "Consent was revoked or expired after it was queued."),
         )
         claimed = [pk for pk in ids if pk not in set(expired) | set(revoked)]
+        claimed, report.paced = _pace(claimed, now)
         Message.objects.filter(pk__in=claimed).update(
             status=MessageStatus.SENDING,
             claimed_by=worker,
@@ -161,6 +167,29 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
         )
     report.claimed = len(claimed)
     return claimed, report
+
+
+def _pace(ids: list[int], now: datetime) -> tuple[list[int], int]:
+    """Keep what each paced sender's budget allows now; the rest wait, due when it will fit.
+
+    Only providers that are throttled per sender are paced (carriers; not the sandbox)."""
+    rows = list(
+        Message.objects.filter(pk__in=ids)
+        .order_by("lane", "due_at", "id")
+        .values_list("pk", "channel", "sender", "segments")
+    )
+    by_sender: dict[str, list[tuple[int, int]]] = {}
+    for pk, channel, sender, segments in rows:
+        if getattr(transport_for(channel), "paced", False):
+            by_sender.setdefault(sender, []).append((pk, max(segments, 1)))
+    waiting: list[int] = []
+    for sender, queue in sorted(by_sender.items()):
+        grant = budget_take(sender=sender, costs=[cost for _, cost in queue], now=now)
+        later = [pk for pk, _ in queue[grant.allowed :]]
+        if later and grant.retry_at is not None:
+            Message.objects.filter(pk__in=later).update(due_at=grant.retry_at)
+            waiting.extend(later)
+    return [pk for pk in ids if pk not in set(waiting)], len(waiting)
 
 
 def _record(message: Message, result: SendResult, provider: str, worker: str) -> str:
@@ -215,6 +244,8 @@ def _record(message: Message, result: SendResult, provider: str, worker: str) ->
             logger.warning("message %s was no longer ours to record", message.pk)
             return MessageStatus.SENDING
         MessageEvent.objects.bulk_create(events)
+        if update.get("status") == MessageStatus.DELIVERED:
+            link_delivered(message_key=message.key, at=now)  # scanner rule: clicks within 1 s
         if result.error_code == UNSUBSCRIBED and message.channel != "email":
             carrier_opt_out_record(
                 sender=message.sender,
@@ -225,13 +256,28 @@ def _record(message: Message, result: SendResult, provider: str, worker: str) ->
     return str(update["status"])
 
 
+def _headers(message: Message) -> dict[str, str]:
+    """E-mail of a program carries RFC 8058 one-click unsubscribe headers (Gmail and Yahoo
+    require them for bulk mail); an address with no consent record has nothing to leave."""
+    if message.channel != Channel.EMAIL or message.program is None:
+        return {}
+    try:
+        return unsubscribe_headers(message.address, message.program)
+    except ValidationError:
+        return {}
+
+
 def dispatch_due(*, worker: str, limit: int | None = None) -> DispatchReport:
     """One pass: recover stale claims, claim a batch, send each row, record each outcome."""
     now = timezone.now()
     recovered = outbox_recover(now=now)
     ids, report = outbox_claim(worker=worker, limit=limit or settings.DISPATCH_BATCH, now=now)
     report.recovered = recovered
-    messages = Message.objects.filter(pk__in=ids).order_by("lane", "due_at", "id")
+    messages = (
+        Message.objects.filter(pk__in=ids)
+        .select_related("program")
+        .order_by("lane", "due_at", "id")
+    )
     for message in messages.iterator(chunk_size=500):
         try:
             transport = transport_for(message.channel)
@@ -251,6 +297,7 @@ def dispatch_due(*, worker: str, limit: int | None = None) -> DispatchReport:
             sender=message.sender,
             body=message.body or "",
             subject=message.subject or "",
+            headers=_headers(message),
         )
         try:
             result = transport.send(outbound)
@@ -292,6 +339,8 @@ def message_status_apply(
             fields["done_at"] = now  # type: ignore[assignment]
         Message.objects.filter(pk=message.pk).update(**fields)
         event_new(message, status, now, code=error_code).save()
+        if status == DeliveryStatus.DELIVERED:
+            link_delivered(message_key=message.key, at=now)
         if error_code == UNSUBSCRIBED and message.channel != "email":
             carrier_opt_out_record(
                 sender=message.sender,

@@ -28,6 +28,8 @@ from carereach.consent.selectors import consent_statuses
 from carereach.messaging import wake
 from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
 from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
+from carereach.messaging.services.outbox import segments_of
+from carereach.messaging.services.pacing import sender_kind
 
 # Statuses that count toward caps: what went or will go.
 COUNTED = [
@@ -61,6 +63,7 @@ class Trigger:
     sender: str = ""  # "" = the program's first sender for the channel
     expires_at: datetime | None = None
     promotional: bool = False
+    content_version_id: int | None = None  # the approved version rendered, if any
     content_problem: str = ""  # "" when the content may go (from the content app)
     eligible: Callable[[Reach], bool] | None = None  # the content's audience rules
 
@@ -117,13 +120,49 @@ def _sender(trigger: Trigger) -> str:
     return str(choices[0]) if choices else ""
 
 
-def sender_kind(sender: str) -> str:
-    digits = sender.lstrip("+")
-    if len(digits) <= 6:
-        return "short_code"
-    if digits[:4] in {"1800", "1833", "1844", "1855", "1866", "1877", "1888"}:
-        return "toll_free"
-    return "long_code"
+def _decide_batch(
+    trigger: Trigger, ids: list[int], kind: str, limits: Limits, at: datetime
+) -> list[tuple[Reach, Decision]]:
+    """Facts for a batch in three set-based queries, then the pure decision for each."""
+    reach = reach_for_contacts(contact_ids=ids, channel=trigger.channel)
+    consent = consent_statuses(
+        program_id=trigger.program.pk,
+        channel=trigger.channel,
+        addresses=[r.address for r in reach.values() if r.address],
+        now=at,
+    )
+    counts = _counts(trigger, ids, at)
+    decided: list[tuple[Reach, Decision]] = []
+    for pk in ids:
+        facts = reach.get(pk)
+        if facts is None:
+            continue  # deleted since planning
+        count = counts.get(pk, {})
+        candidate = Candidate(
+            contact_id=pk,
+            channel=trigger.channel,
+            address=facts.address,
+            program_type=trigger.program.type,
+            contact_status=facts.status,
+            time_zone=facts.time_zone,
+            state=facts.state,
+            line_type=facts.line_type,
+            consent=consent.get(facts.address, "none"),
+            confidential_channel=facts.confidential_channel,
+            confidential_address=facts.confidential_address,
+            content_problem=trigger.content_problem,
+            eligible=trigger.eligible(facts) if trigger.eligible else True,
+            promotional=trigger.promotional,
+            sender_kind=kind,
+            sent_week=count.get("capped", 0),
+            exempt_day=count.get("exempt_day", 0),
+            exempt_week=count.get("exempt_week", 0),
+            bypass_caps=trigger.lane != Lane.BULK,
+        )
+        decided.append(
+            (facts, decide(candidate, now=at, limits=limits, expires_at=trigger.expires_at))
+        )
+    return decided
 
 
 def fanout(
@@ -135,6 +174,7 @@ def fanout(
     now: datetime | None = None,
     batch_size: int = 2000,
 ) -> FanoutReport:
+    """Write the trigger's messages (and skips) to the outbox; re-running adds only what's new."""
     limits = limits or Limits()
     report = FanoutReport()
     sender = _sender(trigger)
@@ -145,48 +185,55 @@ def fanout(
         existing = set(Message.objects.filter(key__in=keys.values()).values_list("key", flat=True))
         report.existing += len(existing)
         todo = [pk for pk in ids if keys[pk] not in existing]
-        if not todo:
-            continue
-        reach = reach_for_contacts(contact_ids=todo, channel=trigger.channel)
-        consent = consent_statuses(
-            program_id=trigger.program.pk,
-            channel=trigger.channel,
-            addresses=[r.address for r in reach.values() if r.address],
-            now=at,
-        )
-        counts = _counts(trigger, todo, at)
-        decided: list[tuple[Reach, Decision]] = []
-        for pk in todo:
-            facts = reach.get(pk)
-            if facts is None:
-                continue  # deleted since planning
-            count = counts.get(pk, {})
-            candidate = Candidate(
-                contact_id=pk,
-                channel=trigger.channel,
-                address=facts.address,
-                program_type=trigger.program.type,
-                contact_status=facts.status,
-                time_zone=facts.time_zone,
-                state=facts.state,
-                line_type=facts.line_type,
-                consent=consent.get(facts.address, "none"),
-                confidential_channel=facts.confidential_channel,
-                confidential_address=facts.confidential_address,
-                content_problem=trigger.content_problem,
-                eligible=trigger.eligible(facts) if trigger.eligible else True,
-                promotional=trigger.promotional,
-                sender_kind=kind,
-                sent_week=count.get("capped", 0),
-                exempt_day=count.get("exempt_day", 0),
-                exempt_week=count.get("exempt_week", 0),
-                bypass_caps=trigger.lane != Lane.BULK,
-            )
-            decided.append(
-                (facts, decide(candidate, now=at, limits=limits, expires_at=trigger.expires_at))
-            )
-        _write(trigger, decided, keys, sender, render, at, report)
+        if todo:
+            decided = _decide_batch(trigger, todo, kind, limits, at)
+            _write(trigger, decided, keys, sender, render, at, report)
     return report
+
+
+@dataclass
+class Preview:
+    """What a trigger would do now, without writing anything: counts and samples per outcome."""
+
+    total: int = 0
+    send: int = 0
+    hold: int = 0
+    skip: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # reason code -> a person's words
+    samples: dict[str, list[int]] = field(default_factory=dict)  # reason code -> contact ids
+
+
+def fanout_preview(
+    *,
+    trigger: Trigger,
+    contacts: QuerySet[Contact],
+    limits: Limits | None = None,
+    now: datetime | None = None,
+    batch_size: int = 2000,
+    sample_size: int = 5,
+) -> Preview:
+    """The same decisions `fanout` would make, counted by reason with a few contacts each."""
+    limits = limits or Limits()
+    preview = Preview()
+    kind = sender_kind(_sender(trigger))
+    for ids in _batches(contacts, batch_size):
+        at = now or timezone.now()
+        for facts, decision in _decide_batch(trigger, ids, kind, limits, at):
+            preview.total += 1
+            if decision.action == Action.SEND:
+                preview.send += 1
+            elif decision.action == Action.HOLD:
+                preview.hold += 1
+            else:
+                preview.skip += 1
+            code = decision.code
+            preview.by_reason[code] = preview.by_reason.get(code, 0) + 1
+            preview.texts.setdefault(code, decision.text)
+            sample = preview.samples.setdefault(code, [])
+            if len(sample) < sample_size:
+                sample.append(facts.contact_id)
+    return preview
 
 
 def _write(
@@ -220,6 +267,7 @@ def _write(
                 lane=trigger.lane,
                 contact_id=facts.contact_id,
                 program_id=trigger.program.pk,
+                content_version_id=trigger.content_version_id,
                 channel=trigger.channel,
                 address=facts.address,
                 sender=sender,
@@ -229,6 +277,7 @@ def _write(
                 reasons=[{"code": decision.code, "text": decision.text}],
                 due_at=decision.due_at or at,
                 expires_at=trigger.expires_at,
+                segments=segments_of(trigger.channel, body) if body else 0,
                 created_at=at,
                 done_at=at if decision.action == Action.SKIP else None,
             )

@@ -11,8 +11,17 @@ from django.utils import timezone
 
 from carereach.consent.notices import Notice
 from carereach.consent.selectors import program_by_id
+from carereach.content.encoding import analyze
+from carereach.content.hooks import RetiredVersion
 from carereach.messaging import wake
-from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
+from carereach.messaging.models import (
+    WAITING,
+    EventKind,
+    Lane,
+    Message,
+    MessageEvent,
+    MessageStatus,
+)
 from carereach.vocabulary import Channel
 
 
@@ -23,6 +32,11 @@ class Reason:
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "text": self.text}
+
+
+def segments_of(channel: str, body: str) -> int:
+    """What a carrier bills and throttles: SMS segments by the text's encoding; 1 otherwise."""
+    return analyze(body).segments if channel == Channel.SMS else 1
 
 
 def event_new(message: Message, kind: str, at: datetime, **detail: str) -> MessageEvent:
@@ -39,6 +53,7 @@ def message_enqueue(
     reasons: list[Reason],
     contact_id: int | None,
     program_id: int | None = None,
+    content_version_id: int | None = None,
     origin_ref: str = "",
     lane: int = Lane.BULK,
     sender: str = "",
@@ -66,6 +81,7 @@ def message_enqueue(
                 lane=lane,
                 contact_id=contact_id,
                 program_id=program_id,
+                content_version_id=content_version_id,
                 channel=channel,
                 address=address,
                 sender=sender,
@@ -75,6 +91,7 @@ def message_enqueue(
                 reasons=[reason.as_dict() for reason in reasons],
                 due_at=due_at or now,
                 expires_at=expires_at,
+                segments=segments_of(channel, body),
                 created_at=now,
             )
             kind = EventKind.HELD if held else EventKind.QUEUED
@@ -125,3 +142,26 @@ def notice_enqueue(notice: Notice) -> None:
         reasons=[Reason("consent_notice", f"Sent without a consent check: {why}.")],
         reply_to=notice.reply_to_id,
     )
+
+
+def messages_cancel_for_version(event: RetiredVersion) -> int:
+    """Content withdrawn or expired: every message of that version still waiting is cancelled,
+    in the same transaction as the retirement (content calls this through its hook)."""
+    waiting = list(Message.objects.filter(content_version_id=event.version_id, status__in=WAITING))
+    if not waiting:
+        return 0
+    why = Reason(
+        "content_retired",
+        f"The content version was {event.status} before it was sent"
+        + (f": {event.reason}" if event.reason else "."),
+    )
+    for message in waiting:
+        message.status = MessageStatus.CANCELLED
+        message.done_at = event.at
+        message.reasons = [*message.reasons, why.as_dict()]
+    Message.objects.bulk_update(waiting, ["status", "done_at", "reasons"], batch_size=1000)
+    MessageEvent.objects.bulk_create(
+        [event_new(m, EventKind.CANCELLED, event.at, reason=why.code) for m in waiting],
+        batch_size=1000,
+    )
+    return len(waiting)

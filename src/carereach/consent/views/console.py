@@ -1,34 +1,28 @@
-"""Console and public pages of the consent app.
-
-Console: a contact's consent (a fragment the contact page loads, or a page of its own), the rep's
-in-person capture, a staff revocation, and the printable proof. Public, reached by a signed link
-in a message: the preference page and RFC 8058 one-click unsubscribe. Every write goes through
-`services.consent_record`; these views parse, authorize, call it and render.
+"""Console pages of the consent app: a contact's consent (a fragment the contact page loads, or a
+page of its own), the rep's in-person capture and its receipt, a staff revocation, the printable
+proof, and the consent import. Every write goes through a service; these views parse,
+authorize, call it and render.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_htmx.middleware import HtmxDetails
 
 from carereach.audience.models import Contact
 from carereach.audience.presentation import contact_name
 from carereach.audience.selectors import contact_get_for_user
-from carereach.consent import links
 from carereach.consent.api import contact_consent
+from carereach.consent.csvfiles import ImportRefused
 from carereach.consent.forms import (
     AddressOption,
     CaptureForm,
@@ -37,12 +31,12 @@ from carereach.consent.forms import (
     is_signature,
     mask_address,
 )
+from carereach.consent.imports import COLUMNS, CONTACT_COLUMNS, EVIDENCE_COLUMNS, consent_import
 from carereach.consent.models import (
     ConsentAction,
     ConsentEntry,
     ConsentMethod,
     ConsentState,
-    ConsentStatus,
     Program,
 )
 from carereach.consent.selectors import (
@@ -51,7 +45,8 @@ from carereach.consent.selectors import (
     consent_timeline,
     programs_all,
 )
-from carereach.consent.services import consent_record
+from carereach.consent.services import consent_capture_in_person, consent_record
+from carereach.consent.views.common import REASONS, channel_label, client_evidence, posted
 from carereach.errors import CarereachError, NotFoundError
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
@@ -64,15 +59,6 @@ from carereach.security.permissions import (
 from carereach.security.roles import Capability
 from carereach.vocabulary import Channel
 
-REASONS = {
-    "consented": "Yes",
-    "no_consent": "No: never given",
-    "consent_pending": "No: waiting for confirmation",
-    "consent_revoked": "No: revoked",
-    "consent_expired": "No: expired",
-    "program_closed": "No: program closed",
-    "channel_not_in_program": "No: program no longer uses this channel",
-}
 EVIDENCE_LABELS = {
     "signature": "signature",
     "typed_name": "typed name",
@@ -81,6 +67,9 @@ EVIDENCE_LABELS = {
     "inbound_message_id": "inbound message",
     "source_file": "source file",
     "receipt": "receipt",
+    "receipt_to": "receipt sent by",
+    "signature_file": "signature file",
+    "confirms_entry": "confirms sign-up entry",
     "one_click": "one-click unsubscribe",
     "disconnected_at": "disconnected",
     "capture": "capture",
@@ -88,8 +77,6 @@ EVIDENCE_LABELS = {
 # Evidence that identifies the person (a patient's typed name, IP, signature): hidden, like the
 # contact's addresses, from viewers who may not see a patient's PHI.
 PERSONAL_EVIDENCE = {"signature", "typed_name", "ip", "user_agent"}
-STOP_BY_TEXT = "Reply STOP to opt out, HELP for help. Msg & data rates may apply."
-STOP_BY_EMAIL = "To opt out, use the unsubscribe link in any of our e-mails."
 
 
 # -- shared helpers ----------------------------------------------------------------------------
@@ -110,18 +97,6 @@ def _reach_shown(user: User, contact: Contact) -> bool:
 def _htmx_partial(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)
     return isinstance(htmx, HtmxDetails) and bool(htmx) and not htmx.history_restore_request
-
-
-def _client_evidence(request: HttpRequest) -> dict[str, str]:
-    """IP and user agent of the person acting (REMOTE_ADDR: the proxy must set it right)."""
-    return {
-        "ip": str(request.META.get("REMOTE_ADDR", "")),
-        "user_agent": str(request.META.get("HTTP_USER_AGENT", ""))[:300],
-    }
-
-
-def _channel_label(channel: str) -> str:
-    return Channel(channel).label if channel in Channel.values else channel
 
 
 def _audit_read(user: User | None, contact: Contact, what: str, *, full: bool) -> None:
@@ -167,7 +142,7 @@ def _state_rows(contact: Contact, *, full: bool, now: datetime) -> list[StateRow
             StateRow(
                 state=state,
                 address=state.address if full else mask_address(state.address),
-                channel=_channel_label(state.channel),
+                channel=channel_label(state.channel),
                 allowed=check.allowed,
                 allowed_text=REASONS.get(check.reason, check.reason),
             )
@@ -208,7 +183,7 @@ def _entry_rows(entries: Iterable[ConsentEntry], *, full: bool) -> list[EntryRow
         EntryRow(
             entry=entry,
             address=entry.address if full else mask_address(entry.address),
-            channel=_channel_label(entry.channel),
+            channel=channel_label(entry.channel),
             program=entry.program.name if entry.program else "all programs",
             summary=_evidence_summary(entry.evidence, full=full),
             evidence=_evidence_items(entry.evidence, full=full),
@@ -251,55 +226,21 @@ def _programs_for(options: Iterable[AddressOption]) -> list[Program]:
     return [p for p in programs_all().filter(active=True) if usable & set(p.channels)]
 
 
-def _receipt(groups: list[tuple[Program, list[str]]], option: AddressOption, when: str) -> str:
-    lines = [f"Thank you. On {when} you agreed to receive, at {option.address}:"]
-    for program, channels in groups:
-        labels = " and ".join(_channel_label(c).lower() + "s" for c in channels)
-        brand = f" from {program.brand}" if program.brand else ""
-        lines.append(f"- {program.name}{brand}: {labels}, {program.frequency}.")
-    lines.append("Consent is not a condition of purchase.")
-    lines.append(STOP_BY_EMAIL if option.kind == "email" else STOP_BY_TEXT)
-    helps = sorted({p.help_contact for p, _ in groups})
-    lines.append(f"Questions: {', '.join(helps)}.")
-    return "\n".join(lines)
-
-
 def _record_capture(request: HttpRequest, contact: Contact, form: CaptureForm, user: User) -> str:
-    """Write one grant per program, all or nothing; returns the capture's id."""
-    option = form.chosen()
-    groups = form.groups()
-    capture = secrets.token_hex(8)
-    now = timezone.now()
-    evidence: dict[str, Any] = {
-        "capture": capture,
-        **_client_evidence(request),
-        "receipt": _receipt(groups, option, timezone.localtime(now).strftime("%Y-%m-%d %H:%M %Z")),
-    }
+    """Write one grant per program and queue the receipt, all or nothing; returns the capture."""
+    evidence: dict[str, Any] = client_evidence(request)
     if form.cleaned_data["signature"]:
         evidence["signature"] = form.cleaned_data["signature"]
     if form.cleaned_data["typed_name"]:
         evidence["typed_name"] = form.cleaned_data["typed_name"]
-    # In person, signed or with a typed name: written consent, so a grant even where the
-    # program asks for double opt-in (that confirms keyword and web sign-ups).
-    with transaction.atomic():
-        for program, channels in groups:
-            consent_record(
-                contact=contact,
-                address=option.address,
-                channels=channels,
-                programs=[program],
-                action=ConsentAction.GRANT,
-                method=ConsentMethod.IN_PERSON,
-                actor=user,
-                evidence=evidence,
-                occurred_at=now,
-            )
-    return capture
-
-
-def _posted(request: HttpRequest) -> Any:
-    """The form data of a POST, even an empty one (which must fail, not show a blank form)."""
-    return request.POST if request.method == "POST" else None
+    recorded = consent_capture_in_person(
+        contact=contact,
+        address=form.chosen().address,
+        groups=form.groups(),
+        evidence=evidence,
+        actor=user,
+    )
+    return recorded.capture
 
 
 def _attach(form: CaptureForm | RevokeForm, error: CarereachError) -> None:
@@ -315,7 +256,7 @@ def capture_view(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact_or_404(request, contact_id)
     options = address_options(contact, full=_reach_shown(user, contact))
     programs = _programs_for(options)
-    form = CaptureForm(_posted(request), options=options, programs=programs)
+    form = CaptureForm(posted(request), options=options, programs=programs)
     if request.method == "POST" and form.is_valid():
         try:
             capture = _record_capture(request, contact, form, user)
@@ -336,10 +277,29 @@ def capture_view(request: HttpRequest, contact_id: int) -> HttpResponse:
     return render(request, "consent/consent_capture.html", context, status=status)
 
 
+def _receipt_note(entry: ConsentEntry) -> str:
+    sent_by = entry.evidence.get("receipt_to", "")
+    if sent_by == Channel.SMS:
+        return "Sent to the person by text message, to the number they confirmed."
+    if sent_by == Channel.EMAIL:
+        if "@" in entry.address:
+            return "Sent to the person by e-mail, to the address they confirmed."
+        return (
+            "Sent to the person by e-mail, to the contact's first e-mail address "
+            "(the number takes no texts)."
+        )
+    if sent_by == "none":
+        return (
+            "Not sent: the number takes no texts and the contact has no e-mail address. "
+            "Show the receipt to the person now, or print it."
+        )
+    return ""
+
+
 @require_capability(Capability.CAPTURE_CONSENT)
 @require_http_methods(["GET"])
 def capture_receipt_view(request: HttpRequest, contact_id: int, capture: str) -> HttpResponse:
-    """What was recorded, and the receipt for the person (sent once the delivery engine exists)."""
+    """What was recorded, and the receipt queued for the person."""
     user = acting_user(request)
     contact = _contact_or_404(request, contact_id)
     entries = list(consent_timeline(contact=contact).filter(evidence__capture=capture))
@@ -351,6 +311,7 @@ def capture_receipt_view(request: HttpRequest, contact_id: int, capture: str) ->
         "name": contact_name(contact, show_phi=has_capability(user, Capability.VIEW_PHI)),
         "rows": _entry_rows(entries, full=full),
         "receipt": entries[0].evidence.get("receipt", "") if full else "",
+        "receipt_note": _receipt_note(entries[0]),
     }
     return render(request, "consent/consent_receipt.html", context)
 
@@ -363,7 +324,7 @@ def revoke_view(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact_or_404(request, contact_id)
     options = address_options(contact, full=_reach_shown(user, contact))
     programs = list(programs_all())
-    form = RevokeForm(_posted(request), options=options, programs=programs)
+    form = RevokeForm(posted(request), options=options, programs=programs)
     if request.method == "POST" and form.is_valid():
         try:
             consent_record(
@@ -438,189 +399,38 @@ def proof_json_view(request: HttpRequest, contact_id: int) -> HttpResponse:
     return response
 
 
-# -- public pages behind signed links ----------------------------------------------------------
+# -- consent import ----------------------------------------------------------------------------
 
 
-def _link_failed(request: HttpRequest, error: links.LinkInvalid) -> HttpResponse:
-    """A plain page that says nothing about whose link it was."""
-    expired = isinstance(error, links.LinkExpired)
-    response = render(
-        request,
-        "consent/link_invalid.html",
-        {"expired": expired},
-        status=410 if expired else 404,
-    )
-    return _private(response)
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "no-referrer"
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
-
-
-@dataclass(frozen=True)
-class PreferenceRow:
-    key: str  # "<channel>:<program id>", the checkbox value
-    state: ConsentState
-    channel: str
-    on: bool  # may be contacted now
-    status: str
-    may_turn_on: bool  # only where the person granted it before
-
-
-def _preference_rows(anchor: ConsentState) -> list[PreferenceRow]:
-    states = (
-        ConsentState.objects.filter(address=anchor.address)
-        .select_related("program", "contact")
-        .order_by("program__name", "channel")
-    )
-    granted_before = set(
-        ConsentEntry.objects.filter(address=anchor.address, action=ConsentAction.GRANT)
-        .values_list("channel", "program_id")
-        .distinct()
-    )
-    now = timezone.now()
-    rows = []
-    for state in states:
-        check = consent_check(
-            address=state.address, channel=state.channel, program=state.program, now=now
-        )
-        if check.reason in {"program_closed", "channel_not_in_program"}:
-            continue
-        rows.append(
-            PreferenceRow(
-                key=f"{state.channel}:{state.program_id}",
-                state=state,
-                channel=_channel_label(state.channel),
-                on=check.allowed,
-                status=REASONS.get(check.reason, check.reason),
-                may_turn_on=(state.channel, state.program_id) in granted_before,
-            )
-        )
-    return rows
-
-
-def _apply_preferences(
-    request: HttpRequest, rows: list[PreferenceRow], wanted: set[str], *, stop_all: bool
-) -> tuple[int, int]:
-    """Revoke what was unticked, grant again what was ticked; returns (stopped, started)."""
-    evidence = {**_client_evidence(request), "page": "preferences"}
-    stopped = started = 0
-    with transaction.atomic():
-        for row in rows:
-            want = row.key in wanted and not stop_all
-            if row.on and not want:
-                action = ConsentAction.REVOKE
-                stopped += 1
-            elif want and not row.on and row.may_turn_on:
-                action = ConsentAction.GRANT
-                started += 1
-            else:
-                continue
-            consent_record(
-                contact=row.state.contact,
-                address=row.state.address,
-                channels=[row.state.channel],
-                programs=[row.state.program],
-                action=action,
-                method=ConsentMethod.PREFERENCE_PAGE,
-                actor=None,
-                evidence=evidence,
-                reason="preference page",
-            )
-    return stopped, started
-
-
-@never_cache
+@require_capability(Capability.CAPTURE_CONSENT)
 @require_http_methods(["GET", "POST"])
-def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
-    """The person's own page: which programs may reach this address, and on which channels."""
-    try:
-        anchor = links.preferences_state(token)
-    except links.LinkInvalid as error:
-        return _link_failed(request, error)
-    rows = _preference_rows(anchor)
-    problem = ""
-    saved = ""
-    if request.method == "POST":
-        wanted = set(request.POST.getlist("keep"))
-        try:
-            stopped, started = _apply_preferences(
-                request, rows, wanted, stop_all="stop_all" in request.POST
-            )
-        except CarereachError as failure:
-            problem = failure.message
-        else:
-            rows = _preference_rows(anchor)
-            saved = _saved_text(stopped, started)
-    context = {
-        "address": mask_address(anchor.address),
-        "rows": rows,
-        "error": problem,
-        "saved": saved,
+def import_view(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV of acts of consent with evidence: check it, or import every row or none."""
+    user = acting_user(request)
+    context: dict[str, Any] = {
+        "columns": CONTACT_COLUMNS + tuple(c for c in COLUMNS if c not in CONTACT_COLUMNS),
+        "evidence_columns": EVIDENCE_COLUMNS,
+        "outcome": None,
+        "refused": None,
+        "error": "",
     }
-    return _private(
-        render(request, "consent/preferences.html", context, status=400 if problem else 200)
-    )
-
-
-def _saved_text(stopped: int, started: int) -> str:
-    if not stopped and not started:
-        return "Nothing changed."
-    parts = []
-    if stopped:
-        parts.append(f"stopped {stopped}")
-    if started:
-        parts.append(f"started again {started}")
-    return "Saved: " + " and ".join(parts) + ". It takes effect now."
-
-
-@csrf_exempt  # mailbox providers POST here without a session (RFC 8058); the token is the proof
-@never_cache
-@require_http_methods(["GET", "POST"])
-def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
-    """RFC 8058 one-click unsubscribe. A GET only asks (link scanners follow GETs); a POST acts."""
-    try:
-        state = links.unsubscribe_state(token)
-    except links.LinkInvalid as error:
-        return _link_failed(request, error)
-    program = state.program
-    done = failed = False
+    status = 200
     if request.method == "POST":
-        try:
-            _unsubscribe(request, state)
-        except CarereachError:
-            failed = True  # e.g. the address has left the contact: a person must look
+        upload = request.FILES.get("file")
+        dry_run = request.POST.get("dry_run", "1") != "0"
+        if upload is None or upload.file is None:
+            context["error"] = "Choose a CSV file to import."
+            status = 400
         else:
-            done = True
-    context = {
-        "program": program,
-        "address": mask_address(state.address),
-        "already": state.status == ConsentStatus.REVOKED,
-        "done": done,
-        "failed": failed,
-        "help_contact": program.help_contact,
-        "preferences": links.preferences_token(state),
-    }
-    response = render(request, "consent/unsubscribe.html", context, status=409 if failed else 200)
-    return _private(response)
-
-
-def _unsubscribe(request: HttpRequest, state: ConsentState) -> None:
-    """Revoke e-mail for the state's program and address, once (providers may POST again)."""
-    if state.status != ConsentStatus.REVOKED:
-        consent_record(
-            contact=state.contact,
-            address=state.address,
-            channels=[Channel.EMAIL],
-            programs=[state.program],
-            action=ConsentAction.REVOKE,
-            method=ConsentMethod.EMAIL_UNSUBSCRIBE,
-            actor=None,
-            evidence={
-                **_client_evidence(request),
-                "one_click": request.POST.get("List-Unsubscribe") == "One-Click",
-            },
-            reason="e-mail unsubscribe link",
-        )
+            try:
+                context["outcome"] = consent_import(
+                    file=upload.file, filename=upload.name or "", actor=user, dry_run=dry_run
+                )
+            except ImportRefused as refused:
+                context["refused"] = refused
+                context["more"] = refused.total - len(refused.problems)
+                status = 400
+            except CarereachError as error:
+                context["error"] = error.message
+                status = 400
+    return render(request, "consent/consent_import.html", context, status=status)

@@ -1,0 +1,1 @@
+"""Consent pages: `console` (signed-in staff), `public` (recipients, no sign-in), `common`."""

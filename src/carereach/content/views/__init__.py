@@ -1,0 +1,1 @@
+"""Console pages of the content app, one module per area; public link redirects in `public`."""
