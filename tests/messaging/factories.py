@@ -12,6 +12,7 @@ from carereach.messaging.services.outbox import Reason, message_enqueue
 from tests.audience import factories as audience
 
 SENDER = "+18005550100"
+PHONE = "+14155550101"  # the consented HCP of the `texting` fixture
 
 
 def grant(person: Contact, phone: str, program: Program) -> None:

@@ -11,20 +11,17 @@ from carereach.consent.models import Program
 from carereach.consent.selectors import consent_check
 from carereach.messaging.runtime import worker_tick
 from carereach.security.roles import Role
-from tests.consent import factories
 from tests.messaging import factories as messaging
 
 pytestmark = pytest.mark.django_db
 
-PHONE = "+14155550101"
+PHONE = messaging.PHONE
 SENDER = messaging.SENDER
 
 
 @pytest.fixture
-def program() -> Program:
-    found = factories.program("podcast", sender_numbers=[SENDER])
-    messaging.consented(PHONE, found)
-    return found
+def program(texting: Program) -> Program:
+    return texting
 
 
 def test_a_scripted_stop_revokes_and_the_confirmation_can_be_read_back(

@@ -137,3 +137,13 @@ def consent_statuses(
         expired = status == ConsentStatus.GRANTED and expires_at is not None and expires_at <= now
         found[address] = "expired" if expired else status
     return found
+
+
+def address_opted_out(*, address: str, sender: str) -> bool:
+    """True when every program this sender number carries is revoked for this address (or it
+    has none left that is not): a STOP to this number must be the last word."""
+    programs = [p.pk for p in Program.objects.filter(active=True) if sender in p.sender_numbers]
+    states = ConsentState.objects.filter(address=address, program_id__in=programs)
+    if not states.exists():
+        return False
+    return not states.exclude(status=ConsentStatus.REVOKED).exists()

@@ -625,3 +625,64 @@ def program_save(
             changes=sorted(values),
         )
     return program
+
+
+@transaction.atomic
+def consent_unclear_resolve(
+    *, inbound_message_id: str, opt_out: bool, actor: User
+) -> list[ConsentEntry]:
+    """A person decides what an unclear reply meant (it was treated as an opt-out meanwhile).
+
+    Kept as an opt-out: nothing changes but the audit trail. Not an opt-out: every consent that
+    reply revoked, and that was granted just before it, is granted again, citing the reply and
+    the reviewer; consents it did not take away are not created.
+    """
+    revoked = list(
+        ConsentEntry.objects.filter(
+            action=ConsentAction.REVOKE,
+            program__isnull=False,
+            evidence__inbound_message_id=inbound_message_id,
+        ).select_related("contact", "program")
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        object_type="inbound_review",
+        object_id=inbound_message_id[:64],
+        note="kept as opt-out" if opt_out else "not an opt-out: consent restored",
+    )
+    if opt_out:
+        return []
+    restored: list[ConsentEntry] = []
+    for entry in revoked:
+        before = (
+            ConsentEntry.objects.filter(
+                address=entry.address,
+                channel=entry.channel,
+                program=entry.program,
+                occurred_at__lte=entry.occurred_at,
+            )
+            .exclude(pk=entry.pk)
+            .order_by("-occurred_at", "-id")
+            .first()
+        )
+        if before is None or before.action != ConsentAction.GRANT:
+            continue
+        if before.expires_at is not None and before.expires_at <= timezone.now():
+            continue  # it would have lapsed anyway
+        restored.extend(
+            consent_record(
+                contact=entry.contact,
+                address=entry.address,
+                channels=[entry.channel],
+                programs=[entry.program],
+                action=ConsentAction.GRANT,
+                method=ConsentMethod.REPLY,
+                actor=actor,
+                evidence={"inbound_message_id": inbound_message_id, "reviewed": "not an opt-out"},
+                disclosure_version=before.disclosure_version,
+                reason="reviewed: the reply was not an opt-out",
+                expires_at=before.expires_at,
+            ).entries
+        )
+    return restored

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from carereach.messaging.models import Heartbeat, Message, MessageEvent, ProcessKind
+from carereach.audience.models import Contact
+from carereach.messaging.models import (
+    Heartbeat,
+    InboundMessage,
+    Message,
+    MessageEvent,
+    ProcessKind,
+)
 
 
 @dataclass(frozen=True)
@@ -43,3 +50,34 @@ def message_get(*, message_id: int) -> Message | None:
 
 def message_events(*, message: Message) -> QuerySet[MessageEvent]:
     return MessageEvent.objects.filter(message=message).order_by("at", "id")
+
+
+def inbox_for_contacts(
+    *, contacts: QuerySet[Contact], strangers: bool, review_only: bool, limit: int = 100
+) -> list[InboundMessage]:
+    """Inbound texts newest first: from the given contacts, and from unknown numbers when
+    `strangers` (only roles that see every territory may)."""
+    mine = Q(contact__in=contacts.values("pk"))
+    rows = InboundMessage.objects.filter(mine | Q(contact__isnull=True) if strangers else mine)
+    if review_only:
+        rows = rows.filter(needs_review=True)
+    return list(rows.select_related("contact").order_by("-received_at", "-id")[:limit])
+
+
+def conversation(*, number: str, limit: int = 100) -> list[InboundMessage | Message]:
+    """Texts both ways with one number, oldest first (the last `limit` of each)."""
+    inbound = list(
+        InboundMessage.objects.filter(from_number=number).order_by("-received_at")[:limit]
+    )
+    outbound = list(
+        Message.objects.filter(address=number, channel="sms", sent_at__isnull=False).order_by(
+            "-sent_at"
+        )[:limit]
+    )
+
+    def when(item: InboundMessage | Message) -> datetime:
+        if isinstance(item, InboundMessage):
+            return item.received_at
+        return item.sent_at or item.created_at
+
+    return sorted([*inbound, *outbound], key=when)
