@@ -223,3 +223,47 @@ def test_a_preview_counts_what_would_happen_and_writes_nothing(program: Program)
     assert preview.samples["no_consent"] == [stranger.pk]
     assert "No consent" in preview.texts["no_consent"]
     assert Message.objects.count() == 0
+
+
+def test_a_cascade_uses_the_first_channel_each_person_can_get(program: Program) -> None:
+    texter = _person("+14155550191", program, time_zone="America/New_York")
+    mailer = audience.contact(
+        kind="hcp", last_name="Mail", phone="+14155550192", email="mail@example.org"
+    )
+    consent_record(
+        contact=mailer,
+        address="mail@example.org",
+        channels=["email"],
+        programs=[program],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    nobody = _person("+14155550193", None)
+    trigger = _trigger(program, fallback=("email",))
+    renderers = {"email": lambda c, k, lang: Rendered(body="By mail", subject="News")}
+    report = fanout(
+        trigger=trigger,
+        contacts=Contact.objects.all(),
+        render=hello,
+        render_by_channel=renderers,
+        now=NOON_NY,
+    )
+    assert (report.queued, report.skipped) == (2, 1)
+    by_text = Message.objects.get(contact=texter)
+    by_mail = Message.objects.get(contact=mailer)
+    assert (by_text.channel, by_mail.channel) == ("sms", "email")
+    assert (by_mail.body, by_mail.subject, by_mail.address) == (
+        "By mail",
+        "News",
+        "mail@example.org",
+    )
+    assert by_mail.reasons[1] == {
+        "code": "fallback",
+        "text": "Not by sms: No consent for this address, channel and program.",
+    }
+    assert Message.objects.get(contact=nobody).reasons[0]["code"] == "no_consent"
+    # Consent to texts arrives later: a re-run sends nothing new on the other channel.
+    messaging.grant(mailer, "+14155550192", program)
+    again = fanout(trigger=trigger, contacts=Contact.objects.all(), render=hello, now=NOON_NY)
+    assert (again.existing, again.planned) == (3, 0)

@@ -13,7 +13,7 @@ it after a crash, or a contact sitting in two overlapping segments creates nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,9 +66,29 @@ class Trigger:
     content_version_id: int | None = None  # the approved version rendered, if any
     content_problem: str = ""  # "" when the content may go (from the content app)
     eligible: Callable[[Reach], bool] | None = None  # the content's audience rules
+    # Further channels, in order, for contacts the first cannot reach (no consent, no address,
+    # a landline...): each person gets one message, on the first channel that may be used.
+    fallback: tuple[str, ...] = ()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel, *[c for c in self.fallback if c != self.channel])
 
     def message_key(self, contact_id: int) -> str:
-        return f"{self.key}:{self.step}:{contact_id}:{self.channel}"
+        # With a cascade the key names no channel: a re-run that would pick another channel
+        # (consent changed meanwhile) still finds the first run's message and sends nothing.
+        channel = "any" if self.fallback else self.channel
+        return f"{self.key}:{self.step}:{contact_id}:{channel}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One contact's outcome: the channel used (or the first one tried, for a skip)."""
+
+    channel: str
+    facts: Reach
+    decision: Decision
+    passed_over: tuple[tuple[str, str], ...] = ()  # (channel, why not) before this one
 
 
 @dataclass
@@ -109,25 +129,43 @@ def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int
     return {row["contact_id"]: row for row in rows}
 
 
-def _sender(trigger: Trigger) -> str:
-    if trigger.sender:
+def _sender(trigger: Trigger, channel: str) -> str:
+    if trigger.sender and channel == trigger.channel:
         return trigger.sender
-    choices = (
-        trigger.program.sender_emails
-        if trigger.channel == "email"
-        else trigger.program.sender_numbers
-    )
+    program = trigger.program
+    choices = program.sender_emails if channel == "email" else program.sender_numbers
     return str(choices[0]) if choices else ""
 
 
-def _decide_batch(
-    trigger: Trigger, ids: list[int], kind: str, limits: Limits, at: datetime
+def _decide_batch(trigger: Trigger, ids: list[int], limits: Limits, at: datetime) -> list[Choice]:
+    """Each contact on the first channel of the cascade that may be used, else its first skip."""
+    chosen: dict[int, Choice] = {}
+    skipped: dict[int, Choice] = {}
+    passed: dict[int, list[tuple[str, str]]] = {}
+    remaining = ids
+    for channel in trigger.channels:
+        for facts, decision in _decide_channel(trigger, channel, remaining, limits, at):
+            pk = facts.contact_id
+            if decision.action == Action.SKIP:
+                skipped.setdefault(pk, Choice(channel, facts, decision))
+                passed.setdefault(pk, []).append((channel, decision.text))
+            else:
+                chosen[pk] = Choice(channel, facts, decision, tuple(passed.get(pk, ())))
+        remaining = [pk for pk in remaining if pk not in chosen]
+        if not remaining:
+            break
+    return [chosen.get(pk) or skipped[pk] for pk in ids if pk in chosen or pk in skipped]
+
+
+def _decide_channel(
+    trigger: Trigger, channel: str, ids: list[int], limits: Limits, at: datetime
 ) -> list[tuple[Reach, Decision]]:
     """Facts for a batch in three set-based queries, then the pure decision for each."""
-    reach = reach_for_contacts(contact_ids=ids, channel=trigger.channel)
+    kind = sender_kind(_sender(trigger, channel))
+    reach = reach_for_contacts(contact_ids=ids, channel=channel)
     consent = consent_statuses(
         program_id=trigger.program.pk,
-        channel=trigger.channel,
+        channel=channel,
         addresses=[r.address for r in reach.values() if r.address],
         now=at,
     )
@@ -140,7 +178,7 @@ def _decide_batch(
         count = counts.get(pk, {})
         candidate = Candidate(
             contact_id=pk,
-            channel=trigger.channel,
+            channel=channel,
             address=facts.address,
             program_type=trigger.program.type,
             contact_status=facts.status,
@@ -173,12 +211,11 @@ def fanout(
     limits: Limits | None = None,
     now: datetime | None = None,
     batch_size: int = 2000,
+    render_by_channel: Mapping[str, Renderer] | None = None,
 ) -> FanoutReport:
     """Write the trigger's messages (and skips) to the outbox; re-running adds only what's new."""
     limits = limits or Limits()
     report = FanoutReport()
-    sender = _sender(trigger)
-    kind = sender_kind(sender)
     for ids in _batches(contacts, batch_size):
         at = now or timezone.now()
         keys = {pk: trigger.message_key(pk) for pk in ids}
@@ -186,8 +223,8 @@ def fanout(
         report.existing += len(existing)
         todo = [pk for pk in ids if keys[pk] not in existing]
         if todo:
-            decided = _decide_batch(trigger, todo, kind, limits, at)
-            _write(trigger, decided, keys, sender, render, at, report)
+            renderers = {c: (render_by_channel or {}).get(c, render) for c in trigger.channels}
+            _write(trigger, _decide_batch(trigger, todo, limits, at), keys, renderers, at, report)
     return report
 
 
@@ -216,10 +253,10 @@ def fanout_preview(
     """The same decisions `fanout` would make, counted by reason with a few contacts each."""
     limits = limits or Limits()
     preview = Preview()
-    kind = sender_kind(_sender(trigger))
     for ids in _batches(contacts, batch_size):
         at = now or timezone.now()
-        for facts, decision in _decide_batch(trigger, ids, kind, limits, at):
+        for choice in _decide_batch(trigger, ids, limits, at):
+            facts, decision = choice.facts, choice.decision
             preview.total += 1
             if decision.action == Action.SEND:
                 preview.send += 1
@@ -238,21 +275,22 @@ def fanout_preview(
 
 def _write(
     trigger: Trigger,
-    decided: list[tuple[Reach, Decision]],
+    decided: list[Choice],
     keys: dict[int, str],
-    sender: str,
-    render: Renderer,
+    renderers: Mapping[str, Renderer],
     at: datetime,
     report: FanoutReport,
 ) -> None:
-    going = [facts.contact_id for facts, d in decided if d.action != Action.SKIP]
+    going = [c.facts.contact_id for c in decided if c.decision.action != Action.SKIP]
     people = Contact.objects.in_bulk(going)
+    senders = {channel: _sender(trigger, channel) for channel in trigger.channels}
     rows: list[Message] = []
-    for facts, decision in decided:
+    for choice in decided:
+        facts, decision, channel = choice.facts, choice.decision, choice.channel
         key = keys[facts.contact_id]
         body, subject = "", ""
         if decision.action != Action.SKIP:
-            text = render(people[facts.contact_id], key, facts.language)
+            text = renderers[channel](people[facts.contact_id], key, facts.language)
             body, subject = text.body, text.subject
         status = {
             Action.SEND: MessageStatus.QUEUED,
@@ -268,16 +306,22 @@ def _write(
                 contact_id=facts.contact_id,
                 program_id=trigger.program.pk,
                 content_version_id=trigger.content_version_id,
-                channel=trigger.channel,
+                channel=channel,
                 address=facts.address,
-                sender=sender,
+                sender=senders[channel],
                 subject=subject,
                 body=body,
                 status=status,
-                reasons=[{"code": decision.code, "text": decision.text}],
+                reasons=[
+                    {"code": decision.code, "text": decision.text},
+                    *(
+                        {"code": "fallback", "text": f"Not by {other}: {why}"}
+                        for other, why in choice.passed_over
+                    ),
+                ],
                 due_at=decision.due_at or at,
                 expires_at=trigger.expires_at,
-                segments=segments_of(trigger.channel, body) if body else 0,
+                segments=segments_of(channel, body) if body else 0,
                 created_at=at,
                 done_at=at if decision.action == Action.SKIP else None,
             )
