@@ -16,7 +16,7 @@ from carereach.audience.models import Contact
 from carereach.channels.base import InboundText, Outbound, SendResult, StatusReport
 from carereach.channels.models import Direction, SandboxMessage
 from carereach.channels.types.sandbox.transport import SandboxTransport
-from carereach.consent.models import Program
+from carereach.consent.models import Program, Suppression
 from carereach.consent.notices import Notice, NoticeKind, notice_send
 from carereach.consent.selectors import consent_check
 from carereach.consent.services import consent_record
@@ -263,6 +263,7 @@ def test_permanent_failures_fail_with_the_reason(
     assert message.status == MessageStatus.FAILED
     assert message.error_code == "21211"
     assert "21211" in message.reasons[-1]["text"]
+    assert Suppression.objects.filter(address=PHONE, channel="sms", reason="invalid").exists()
 
 
 def test_out_of_attempts_fails(

@@ -165,3 +165,32 @@ class ConsentState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.channel} program {self.program_id}"
+
+
+class SuppressionReason(models.TextChoices):
+    INVALID = "invalid"  # the carrier says the number is not valid (21211) or unknown (30005)
+    BOUNCED = "bounced"  # the mail server refused the address for good
+    COMPLAINED = "complained"  # the person marked a mail as spam
+    OPERATOR = "operator"  # set by a person, with a note
+
+
+class Suppression(models.Model):
+    """An address Carereach must not use on a channel, whatever the consent says.
+
+    Consent is about permission; suppression is about the address itself being unusable or
+    refused. A send is skipped with the reason while the suppression stands.
+    """
+
+    address = models.CharField(max_length=320)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    reason = models.CharField(max_length=12, choices=SuppressionReason.choices)
+    source = models.CharField(max_length=120, blank=True)  # e.g. "carrier 30005 on message 42"
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address", "channel"], name="suppression_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} suppression ({self.reason})"

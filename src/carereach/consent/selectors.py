@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.consent import ledger
-from carereach.consent.models import ConsentEntry, ConsentState, ConsentStatus, Program
+from carereach.consent.models import (
+    ConsentEntry,
+    ConsentState,
+    ConsentStatus,
+    Program,
+    Suppression,
+)
 
 
 @dataclass(frozen=True)
@@ -147,3 +153,9 @@ def address_opted_out(*, address: str, sender: str) -> bool:
     if not states.exists():
         return False
     return not states.exclude(status=ConsentStatus.REVOKED).exists()
+
+
+def suppressed_addresses(*, channel: str, addresses: list[str]) -> set[str]:
+    """Which of these addresses are suppressed on the channel, in one query."""
+    rows = Suppression.objects.filter(channel=channel, address__in=addresses)
+    return set(rows.values_list("address", flat=True))

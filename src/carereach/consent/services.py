@@ -27,6 +27,8 @@ from carereach.consent.models import (
     Program,
     ProgramType,
     SignupKind,
+    Suppression,
+    SuppressionReason,
 )
 from carereach.consent.notices import Notice, NoticeKind, notice_send
 from carereach.errors import ConflictError, ValidationError
@@ -686,3 +688,15 @@ def consent_unclear_resolve(
             ).entries
         )
     return restored
+
+
+def suppression_add(*, address: str, channel: str, reason: str, source: str = "") -> bool:
+    """Stop using an address on a channel; False when it was already suppressed."""
+    if reason not in SuppressionReason.values:
+        raise ValidationError(f"Unknown suppression reason {reason!r}.", field="reason")
+    _, created = Suppression.objects.get_or_create(
+        address=address,
+        channel=channel,
+        defaults={"reason": reason, "source": source[:120], "created_at": timezone.now()},
+    )
+    return created

@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from carereach.channels.base import STATUS_RANK, DeliveryStatus, Outbound, SendResult
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
 from carereach.consent.links import unsubscribe_headers
-from carereach.consent.selectors import consented_row_q
+from carereach.consent.selectors import consented_row_q, suppressed_addresses
+from carereach.consent.services import suppression_add
 from carereach.content.tracking import link_delivered
 from carereach.errors import ConfigError, ValidationError
 from carereach.messaging.models import (
@@ -43,6 +44,15 @@ from carereach.vocabulary import Channel
 logger = logging.getLogger(__name__)
 
 UNSUBSCRIBED = "21610"  # the carrier says the person opted out: write it back to the ledger
+# Errors that say the address itself is unusable: later sends to it are skipped as suppressed.
+SUPPRESSING = {
+    "21211": "invalid",  # Twilio: not a valid phone number
+    "30005": "invalid",  # unknown destination handset
+    "bounce": "bounced",  # the sandbox's hard bounce
+    "smtp_550": "bounced",  # mailbox unavailable
+    "smtp_551": "bounced",  # user not local
+    "smtp_553": "bounced",  # mailbox name not allowed
+}
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
@@ -120,6 +130,16 @@ def outbox_recover(*, now: datetime) -> int:
     return len(stuck)
 
 
+def _suppressed_in(rows: QuerySet[Message]) -> list[int]:
+    pairs = list(rows.values_list("pk", "channel", "address"))
+    dead: list[int] = []
+    for channel in {channel for _, channel, _ in pairs}:
+        addresses = [address for _, c, address in pairs if c == channel]
+        gone = suppressed_addresses(channel=channel, addresses=addresses)
+        dead.extend(pk for pk, c, address in pairs if c == channel and address in gone)
+    return dead
+
+
 def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], DispatchReport]:
     """Claim up to `limit` due rows, best lane first; expire and skip what may no longer go."""
     report = DispatchReport()
@@ -157,7 +177,15 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
             now,
             Reason("consent_gone", "Consent was revoked or expired after it was queued."),
         )
-        claimed = [pk for pk in ids if pk not in set(expired) | set(revoked)]
+        dead = _suppressed_in(batch.exclude(pk__in=[*expired, *revoked]))
+        report.skipped += _finish(
+            dead,
+            MessageStatus.SKIPPED,
+            EventKind.SKIPPED,
+            now,
+            Reason("suppressed", "The address was found unusable after it was queued."),
+        )
+        claimed = [pk for pk in ids if pk not in set(expired) | set(revoked) | set(dead)]
         claimed, report.paced = _pace(claimed, now)
         Message.objects.filter(pk__in=claimed).update(
             status=MessageStatus.SENDING,
@@ -253,7 +281,19 @@ def _record(message: Message, result: SendResult, provider: str, worker: str) ->
                 error_code=result.error_code,
                 carrier_message_id=result.provider_message_id or message.key,
             )
+        _suppress_if_dead(message, provider, result.error_code)
     return str(update["status"])
+
+
+def _suppress_if_dead(message: Message, provider: str, error_code: str) -> None:
+    reason = SUPPRESSING.get(error_code)
+    if reason:
+        suppression_add(
+            address=message.address,
+            channel=message.channel,
+            reason=reason,
+            source=f"{provider} {error_code} on message {message.pk}",
+        )
 
 
 def _headers(message: Message) -> dict[str, str]:
@@ -348,4 +388,5 @@ def message_status_apply(
                 error_code=error_code,
                 carrier_message_id=provider_message_id,
             )
+        _suppress_if_dead(message, provider, error_code)
     return True

@@ -24,7 +24,7 @@ from django.utils import timezone
 from carereach.audience.models import Contact
 from carereach.audience.selectors import Reach, reach_for_contacts
 from carereach.consent.models import Program
-from carereach.consent.selectors import consent_statuses
+from carereach.consent.selectors import consent_statuses, suppressed_addresses
 from carereach.messaging import wake
 from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
 from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
@@ -170,6 +170,9 @@ def _decide_channel(
         now=at,
     )
     counts = _counts(trigger, ids, at)
+    dead = suppressed_addresses(
+        channel=channel, addresses=[r.address for r in reach.values() if r.address]
+    )
     decided: list[tuple[Reach, Decision]] = []
     for pk in ids:
         facts = reach.get(pk)
@@ -188,6 +191,7 @@ def _decide_channel(
             consent=consent.get(facts.address, "none"),
             confidential_channel=facts.confidential_channel,
             confidential_address=facts.confidential_address,
+            suppressed=facts.address in dead,
             content_problem=trigger.content_problem,
             eligible=trigger.eligible(facts) if trigger.eligible else True,
             promotional=trigger.promotional,
