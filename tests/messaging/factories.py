@@ -52,3 +52,33 @@ def queued(person: Contact, program: Program, key: str, body: str, **fields: Any
     )
     assert message is not None
     return message
+
+
+def mailed(
+    program: Program, to: str, key: str = "mail:1", body: str = "Episode 12 is out."
+) -> Message:
+    """An HCP with this e-mail address, consented to the program's e-mail, and one mail queued."""
+    person = audience.contact(kind="hcp", last_name="Doe", email=to)
+    consent_record(
+        contact=person,
+        address=to,
+        channels=["email"],
+        programs=[program],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    message = message_enqueue(
+        key=key,
+        origin="campaign",
+        channel="email",
+        address=to,
+        sender="news@example.com",
+        subject="New episode",
+        body=body,
+        contact_id=person.pk,
+        program_id=program.pk,
+        reasons=[Reason("consented", "Consented.")],
+    )
+    assert message is not None
+    return message

@@ -16,15 +16,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from carereach.audience.models import Contact
 from carereach.channels.types.email.transport import message_id_for
 from carereach.consent.models import Program
-from carereach.consent.services import consent_record
 from carereach.messaging.models import Message, MessageStatus
 from carereach.messaging.services.dispatch import dispatch_due
-from carereach.messaging.services.outbox import Reason, message_enqueue
-from tests.audience import factories as audience
 from tests.consent import factories
+from tests.messaging import factories as messaging
 
 pytestmark = pytest.mark.django_db
 
@@ -80,30 +77,7 @@ def program() -> Program:
 
 
 def _queue(program: Program, to: str, key: str = "mail:1") -> Message:
-    person: Contact = audience.contact(kind="hcp", last_name="Doe", email=to)
-    consent_record(
-        contact=person,
-        address=to,
-        channels=["email"],
-        programs=[program],
-        action="grant",
-        method="verbal",
-        actor=None,
-    )
-    message = message_enqueue(
-        key=key,
-        origin="campaign",
-        channel="email",
-        address=to,
-        sender="news@example.com",
-        subject="New episode",
-        body="Episode 12 is out.",
-        contact_id=person.pk,
-        program_id=program.pk,
-        reasons=[Reason("consented", "Consented.")],
-    )
-    assert message is not None
-    return message
+    return messaging.mailed(program, to, key)
 
 
 def test_a_mail_goes_out_with_one_click_unsubscribe_headers(smtp: Inbox, program: Program) -> None:

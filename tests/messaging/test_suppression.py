@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from carereach.audience.models import Contact
-from carereach.consent.models import Program, Suppression
-from carereach.consent.services import consent_record, suppression_add
+from carereach.consent.models import Suppression
+from carereach.consent.services import suppression_add
 from carereach.errors import ValidationError
 from carereach.messaging.models import Message, MessageStatus
 from carereach.messaging.services.dispatch import dispatch_due
 from carereach.messaging.services.fanout import Rendered, Trigger, fanout
-from carereach.messaging.services.outbox import Reason, message_enqueue
-from tests.audience import factories as audience
 from tests.consent import factories
 from tests.messaging import factories as messaging
 
@@ -23,37 +21,10 @@ pytestmark = pytest.mark.django_db
 PAST_NOON = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 
 
-def _mail(person: Contact, program: Program, key: str, to: str) -> Message:
-    message = message_enqueue(
-        key=key,
-        origin="campaign",
-        channel="email",
-        address=to,
-        sender="news@example.com",
-        subject="News",
-        body="Hello",
-        contact_id=person.pk,
-        program_id=program.pk,
-        reasons=[Reason("consented", "Consented.")],
-    )
-    assert message is not None
-    return message
-
-
 def test_a_hard_bounce_suppresses_the_address_for_the_next_campaign() -> None:
     program = factories.program("news", sender_emails=["news@example.com"])
     address = "bounce.me@example.org"  # the sandbox bounces addresses starting with "bounce"
-    person = audience.contact(kind="hcp", last_name="Doe", email=address)
-    consent_record(
-        contact=person,
-        address=address,
-        channels=["email"],
-        programs=[program],
-        action="grant",
-        method="verbal",
-        actor=None,
-    )
-    first = _mail(person, program, "m:1", address)
+    first = messaging.mailed(program, address)
     dispatch_due(worker="w1")
     first.refresh_from_db()
     assert (first.status, first.error_code) == (MessageStatus.UNDELIVERED, "bounce")
