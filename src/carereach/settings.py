@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "carereach.consent",
     "carereach.content",
     "carereach.messaging",
+    "carereach.campaigns",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("carereach.consent.urls")),
     path("", include("carereach.content.urls")),
     path("", include("carereach.messaging.urls")),
+    path("", include("carereach.campaigns.urls")),
     path("", include("carereach.console.urls")),
 ]

@@ -33,6 +33,7 @@ from carereach.messaging.services import dispatch as dispatch_module
 from carereach.messaging.services.dispatch import dispatch_due, message_status_apply
 from carereach.messaging.services.ingest import ingest_process, ingest_record
 from carereach.messaging.services.outbox import Reason
+from tests.audience import factories as audience
 from tests.consent import factories
 from tests.messaging import factories as messaging
 
@@ -344,3 +345,26 @@ def test_receipts_only_move_forward(person: Contact, program: Program) -> None:
     assert not message_status_apply(
         provider="sandbox", provider_message_id="unknown", status="delivered"
     )
+
+
+@pytest.mark.parametrize("kind", ["healthcare_exempt", "transactional"])
+def test_programs_that_need_no_consent_go_unless_the_person_opted_out(kind: str) -> None:
+    exempt = factories.program("refills", type=kind, sender_numbers=[SENDER])
+    fresh = audience.contact(kind="patient", first_name="Ana", phone="+14155550111")
+    stopped = audience.contact(kind="patient", first_name="Ben", phone="+14155550112")
+    consent_record(
+        contact=stopped,
+        address="+14155550112",
+        channels=["sms"],
+        programs=[exempt],
+        action="revoke",
+        method="call_center",
+        actor=None,
+        reason="asked",
+    )
+    for person in (fresh, stopped):
+        messaging.queued(person, exempt, f"refill:{person.pk}", "Your refill is due.")
+    report = dispatch_due(worker="w1")
+    assert (report.sent, report.skipped) == (1, 1)
+    assert handset("+14155550111") == ["Your refill is due."]
+    assert handset("+14155550112") == []

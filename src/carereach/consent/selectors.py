@@ -159,3 +159,18 @@ def suppressed_addresses(*, channel: str, addresses: list[str]) -> set[str]:
     """Which of these addresses are suppressed on the channel, in one query."""
     rows = Suppression.objects.filter(channel=channel, address__in=addresses)
     return set(rows.values_list("address", flat=True))
+
+
+def revoked_row_q(
+    *, address_ref: str = "address", channel_ref: str = "channel", program_ref: str = "program_id"
+) -> Exists:
+    """EXISTS condition for rows naming their own address, channel and program: true when the
+    person opted out there (stops even messages that need no prior consent)."""
+    return Exists(
+        ConsentState.objects.filter(
+            address=OuterRef(address_ref),
+            channel=OuterRef(channel_ref),
+            program=OuterRef(program_ref),
+            status=ConsentStatus.REVOKED,
+        )
+    )

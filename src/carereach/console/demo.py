@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from carereach.audience.demo import demo_audience_seed
+from carereach.campaigns.demo import demo_campaigns_seed
 from carereach.consent.models import Program
 from carereach.consent.services import program_save
 from carereach.content.demo import demo_content_seed
@@ -55,6 +56,7 @@ def demo_seed() -> Seeded:
     seeded.notes.extend(demo_audience_seed(actor=users["admin"], rep=users.get("rep")))
     seeded.notes.extend(demo_programs_seed(actor=users["admin"]))
     seeded.notes.extend(demo_content_seed(author=users["marketer"], reviewer=users["compliance"]))
+    seeded.notes.extend(demo_campaigns_seed(marketer=users["marketer"], rep=users.get("rep")))
     return seeded
 
 

@@ -26,6 +26,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("Consent import", "consent:import", Capability.CAPTURE_CONSENT),
     NavItem("Content", "content:library", Capability.AUTHOR_CONTENT),
     NavItem("Review", "content:review_queue", Capability.REVIEW_CONTENT),
+    NavItem("Campaigns", "campaigns:list", Capability.RUN_CAMPAIGNS),
+    NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),
     NavItem("API keys", "console:apikeys", Capability.MANAGE_API_KEYS),

@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from carereach import __version__
 from carereach.audience.api import router as audience_router
+from carereach.campaigns.api import router as campaigns_router
 from carereach.consent.api import router as consent_router
 from carereach.content.api import router as content_router
 from carereach.errors import CarereachError
@@ -80,3 +81,4 @@ api.add_router("/", audience_router)
 api.add_router("/", consent_router)
 api.add_router("/", content_router)
 api.add_router("/", messaging_router)
+api.add_router("/", campaigns_router)

@@ -35,6 +35,7 @@ class MessageStatus(models.TextChoices):
 
     QUEUED = "queued"  # decided to send; goes when due_at comes
     HELD = "held"  # decided to wait (quiet hours, pacing) until due_at, unless it expires first
+    PAUSED = "paused"  # its trigger (a campaign) is paused: never claimed until resumed
     SENDING = "sending"  # claimed by a worker; the provider is being called
     SENT = "sent"  # the provider accepted it
     DELIVERED = "delivered"  # the handset or mailbox confirmed it

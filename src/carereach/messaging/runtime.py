@@ -98,7 +98,11 @@ class Loop:
                     leading = leadership is None or leadership.try_acquire()
                     if leading:
                         heartbeat_write(name=name, kind=self.kind, started_at=started)
-                        self.tick()
+                        try:
+                            self.tick()
+                        except Exception:  # one bad pass must not end the loop; log and go on
+                            logger.exception("%s tick failed", self.kind)
+                            connection.close()  # a broken transaction must not poison the next
                 if self.kind == ProcessKind.WORKER:
                     wake.wait(self.interval)  # a commit that queued a message cuts this short
                 else:
@@ -118,10 +122,28 @@ def worker_tick(name: str = "") -> None:
     dispatch_due(worker=name or process_name(ProcessKind.WORKER))
 
 
+SchedulerTask = Callable[[], object]
+_scheduler_tasks: list[SchedulerTask] = []
+
+
+def scheduler_task_register(task: SchedulerTask) -> SchedulerTask:
+    """Apps above messaging (campaigns, journeys) add their due-work pass to the scheduler at
+    start-up, so messaging never imports them."""
+    if task not in _scheduler_tasks:
+        _scheduler_tasks.append(task)
+    return task
+
+
 def scheduler_tick() -> None:
-    """Fires due triggers (campaign schedules, journey waits) once, as the leader; retires
-    content whose approval window ended (its waiting messages are cancelled with it)."""
+    """Retires content whose approval window ended (its waiting messages are cancelled with it),
+    then runs every registered task (due campaigns, journey waits) once, as the leader. A task
+    that fails is logged; the others still run."""
     content_expire_tick()
+    for task in list(_scheduler_tasks):
+        try:
+            task()
+        except Exception:
+            logger.exception("scheduler task %s failed", getattr(task, "__name__", task))
 
 
 def worker_loop() -> Loop:

@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from carereach.channels.base import STATUS_RANK, DeliveryStatus, Outbound, SendResult
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
 from carereach.consent.links import unsubscribe_headers
-from carereach.consent.selectors import consented_row_q, suppressed_addresses
+from carereach.consent.selectors import consented_row_q, revoked_row_q, suppressed_addresses
 from carereach.consent.services import suppression_add
 from carereach.content.tracking import link_delivered
 from carereach.errors import ConfigError, ValidationError
@@ -37,6 +37,7 @@ from carereach.messaging.models import (
     MessageEvent,
     MessageStatus,
 )
+from carereach.messaging.policy.decide import NO_PRIOR_CONSENT
 from carereach.messaging.services.outbox import Reason, event_new
 from carereach.messaging.services.pacing import budget_take
 from carereach.vocabulary import Channel
@@ -163,11 +164,12 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
         )
         # Consent is checked again at the last moment, for the whole batch in one query: an
         # opt-out that arrived after the message was queued wins. Consent notices are exempt.
+        exempt = Q(program__type__in=sorted(NO_PRIOR_CONSENT))
         revoked = list(
             batch.exclude(pk__in=expired)
             .exclude(lane=Lane.CONSENT)
             .filter(program__isnull=False)
-            .exclude(consented_row_q(now=now))
+            .filter((~exempt & ~consented_row_q(now=now)) | (exempt & revoked_row_q()))
             .values_list("pk", flat=True)
         )
         report.skipped = _finish(
