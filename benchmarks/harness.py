@@ -126,8 +126,8 @@ class Figure:
     label: str
     rows: int
     seconds: float
-    cpu_seconds: float  # user + system time of this process (the database server is apart)
-    peak_rss_bytes: int  # highest resident set size of this process while timing
+    cpu_seconds: float  # user + system time of this process and its children (not the server)
+    peak_rss_bytes: int  # highest resident set size of this process and its children
     rss_growth_bytes: int  # that peak minus the resident set size just before timing
     is_baseline: bool
     baseline: str = ""  # "scenario/label" of the figure the ratio is against
@@ -179,18 +179,17 @@ class Context:
             raise HarnessError(f"{self.scenario}: figure {label!r} measured twice")
         gc.collect()
         sampler = PeakRss()
-        before = resource.getrusage(resource.RUSAGE_SELF)
+        before = cpu_seconds()
         with sampler:
             start = time.perf_counter()
             fn()
             seconds = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_SELF)
         figure = Figure(
             scenario=self.scenario,
             label=label,
             rows=rows,
             seconds=seconds,
-            cpu_seconds=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            cpu_seconds=cpu_seconds() - before,
             peak_rss_bytes=sampler.peak,
             rss_growth_bytes=max(0, sampler.peak - sampler.before),
             is_baseline=baseline,
@@ -240,12 +239,48 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def current_rss() -> int:
-    """This process's resident set size in bytes (Linux /proc; elsewhere the peak so far)."""
+    """The resident set size in bytes of this process and the processes it started (Linux
+    /proc; elsewhere this process's peak so far). A scenario's child processes (the import's
+    validating process) count: their memory is the run's memory too."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
+            own = int(statm.read().split()[1]) * _PAGE_SIZE
     except OSError:
         return max_rss()
+    return own + sum(_rss_of(pid) for pid in _descendants(os.getpid()))
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as children:
+                kids = [int(kid) for kid in children.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            found.append(kid)
+            found.extend(_descendants(kid))
+    return found
+
+
+def _rss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):  # ended meanwhile
+        return 0
+
+
+def cpu_seconds() -> float:
+    """User and system CPU of this process and of the child processes it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def max_rss() -> int:

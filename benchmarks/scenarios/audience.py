@@ -5,12 +5,14 @@ N fictitious contacts (3 HCPs : 6 patients : 1 caregiver) come from the demo gen
 1. copied with one `COPY ... FROM STDIN (FORMAT csv)` into a flat, unindexed staging table of
    text columns: the baseline, what the database alone can take in;
 2. imported with `contact_import_upload` + `contact_import_run` in mode valid_only: every row
-   validated by `contact_draft`, matched (NPI, MRN, phone, e-mail), written to the contact,
-   profile, phone, e-mail, address, tag and specialty tables with their indexes.
-After `ANALYZE`, three segment queries run through the console's own path (`contacts_for_user`
-for an administrator, `segment_filter`, the API's ordering); each runs five times and the figure
-is the median. Their `rows` is the number of contacts the query ranges over, so their rows/s is
-the audience size divided by the median latency; their ratio to COPY means little.
+   validated by `contact_draft` (in the import's second process), matched (NPI, MRN, phone,
+   e-mail), written to the contact, profile, phone, e-mail, address, tag and specialty tables
+   with their indexes; the run ends with the import's own VACUUM (ANALYZE) of those tables.
+Right after it (no ANALYZE of the scenario's own), two segment queries run through the API's
+own path (`contacts_for_user` for an administrator, `segment_filter`, `count()` and
+`contacts_page`); each runs five times and the figure is the median. Their `rows` is the number
+of contacts the query ranges over, so their rows/s is the audience size divided by the median
+latency; their ratio to COPY means little.
 
 The scenario needs an empty audience: it refuses a database that holds contacts, and truncates
 the tables it filled (all of them empty before) when it ends.
@@ -20,17 +22,16 @@ from __future__ import annotations
 
 import functools
 import os
-import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 
-from benchmarks.harness import Context, Figure, HarnessError, PeakRss, scenario
+from benchmarks.harness import Context, Figure, HarnessError, PeakRss, cpu_seconds, scenario
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -112,13 +113,11 @@ def measure_median(
     runs: list[tuple[float, float]] = []
     with PeakRss() as sampler:
         for _ in range(REPEATS):
-            before = resource.getrusage(resource.RUSAGE_SELF)
+            before = cpu_seconds()
             start = time.perf_counter()
             query()
             seconds = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            runs.append((seconds, cpu))
+            runs.append((seconds, cpu_seconds() - before))
     seconds, cpu = sorted(runs)[len(runs) // 2]
     figure = Figure(
         scenario=ctx.scenario,
@@ -141,21 +140,17 @@ def measure_median(
     return figure
 
 
-def fetch(queryset: Any) -> list[Any]:
-    """Evaluate a fresh copy: a queryset caches its rows, so a second `list()` would not query."""
-    return list(queryset.all())
-
-
 def explain(query: Callable[[], object]) -> None:
-    """Run `query` once more, then print its last statement's plan with actual times."""
+    """Run `query` once more, then print each of its statements' plans with actual times."""
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
         query()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {captured.captured_queries[-1]['sql']}")
-        for (line,) in cursor.fetchall():
-            print(f"      {line}")
+    for statement in captured.captured_queries:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement['sql']}")
+            for (line,) in cursor.fetchall():
+                print(f"      {line}")
 
 
 def audience_tables() -> list[str]:
@@ -178,7 +173,9 @@ def audience_tables() -> list[str]:
                     found.add(model)
                     grew = True
                     break
-    return sorted(model._meta.db_table for model in found)
+    # A model whose migration is not written yet (work in progress elsewhere) has no table.
+    existing = set(connection.introspection.table_names())
+    return sorted(model._meta.db_table for model in found if model._meta.db_table in existing)
 
 
 def table_is_empty(table: str) -> bool:
@@ -255,7 +252,7 @@ def audience(ctx: Context) -> None:
     from carereach.audience.demo import DEMO_FIELDS, DEMO_TERRITORIES, demo_territories_ensure
     from carereach.audience.segments.compiler import segment_filter
     from carereach.audience.segments.fields import default_contact_schema
-    from carereach.audience.selectors import contacts_for_user
+    from carereach.audience.selectors import contacts_for_user, contacts_page
 
     count = ctx.sized(small=100_000, full=1_000_000)
     with (
@@ -299,18 +296,14 @@ def audience(ctx: Context) -> None:
             row = cursor.fetchone()
             phoned = row[0] if row else 0
             print(f"    {phoned:,} contacts ({phoned / count:.0%}) have a phone", flush=True)
-            cursor.execute("ANALYZE")
         schema = default_contact_schema()
         contacts = contacts_for_user(user=actor)
         for name, query in QUERIES.items():
             members = segment_filter(contacts, query, schema)
-            page = members.select_related("hcp", "patient", "caregiver", "territory").order_by(
-                "-id"
-            )[:PAGE]
             print(f"    {name}: {members.count():,} of {count:,} contacts", flush=True)
             runs: dict[str, Callable[[], object]] = {
                 "count": members.count,
-                "page": functools.partial(fetch, page),
+                "page": functools.partial(contacts_page, members, limit=PAGE),
             }
             for kind, run in runs.items():
                 figure = measure_median(ctx, f"{name}_{kind}", count, run, target=TARGETS[kind])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,7 +11,12 @@ from django.db import connection
 from django.test import Client
 
 from carereach.audience.models import Contact, PatientProfile, Territory
-from carereach.audience.selectors import contact_get_for_user, contacts_for_user
+from carereach.audience.selectors import (
+    contact_get_for_user,
+    contacts_for_user,
+    contacts_in_order,
+    contacts_page,
+)
 from carereach.errors import NotFoundError, PermissionDeniedError, ValidationError
 from carereach.security.fields import blind_index_lookup
 from carereach.security.models import AuditEntry
@@ -163,6 +169,27 @@ def test_segments_count_and_page_respect_scope(
         "/api/v1/segments/count", {"query": "kind = hcp"}, "application/json"
     )
     assert rep_count.json() == {"count": 1}
+
+
+def test_pages_come_newest_first_in_two_queries_within_scope(
+    users: dict[Role, User],
+    people: dict[str, Contact],
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    everyone = contacts_for_user(user=users[Role.ADMIN])
+    with django_assert_num_queries(2):  # the page's ids, then those contacts with their profiles
+        page = contacts_page(everyone, limit=2)
+        assert [c.pk for c in page] == [people["pat"].pk, people["ger"].pk]
+        assert page[0].patient.contact_id == people["pat"].pk  # joined, no query of its own
+        assert page[1].hcp.last_name == "Ger"
+        assert page[1].territory is not None
+    assert [c.pk for c in contacts_page(everyone, offset=2, limit=5)] == [people["ped"].pk]
+    assert contacts_page(everyone, offset=3, limit=5) == []
+    rep_page = contacts_page(contacts_for_user(user=users[Role.FIELD_REP]), limit=50)
+    assert [c.pk for c in rep_page] == [people["pat"].pk, people["ped"].pk]  # W1 only
+    with django_assert_num_queries(2):
+        (found,) = contacts_in_order([people["ped"].pk], prefetch=("phones",))
+        assert list(found.phones.all()) == []
 
 
 def test_malformed_segment_query_is_400_with_position(api: Callable[[Role], Client]) -> None:

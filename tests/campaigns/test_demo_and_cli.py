@@ -55,7 +55,7 @@ def test_the_demo_seeds_one_sent_campaign_once(clock: Clock, users: dict[Role, U
     assert campaign.skip_reasons == {"no_consent": 3}  # nine HCPs in CA, six consented
     delivered = SandboxMessage.objects.filter(direction=Direction.OUT, key__startswith="campaign:")
     assert delivered.count() == 6
-    assert all("Heart Matters: hi Demo" in (row.body or "") for row in delivered)
+    assert all("Heart Matters podcast: Hi Demo" in (row.body or "") for row in delivered)
     assert demo_campaigns_seed(marketer=marketer) == []
     assert Campaign.objects.count() == 1
 

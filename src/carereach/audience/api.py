@@ -28,6 +28,7 @@ from carereach.audience.selectors import (
     contact_get_for_user,
     contact_search,
     contacts_for_user,
+    contacts_page,
     segment_get,
     segments_all,
     specialty_codes,
@@ -201,9 +202,9 @@ def list_contacts(
     """Contacts the key's user may see (reps: their territories), newest first."""
     user = acting_user(request)
     limit = max(1, min(limit, PAGE_MAX))
-    rows = contact_search(user=user, text=q, kind=kind).select_related("hcp", "territory")
+    rows = contact_search(user=user, text=q, kind=kind)
     show_phi = has_capability(user, Capability.VIEW_PHI)
-    page = rows.select_related("patient", "caregiver")[offset : offset + limit]
+    page = contacts_page(rows, offset=offset, limit=limit)
     return ContactPage(
         items=[_summary(c, show_phi=show_phi) for c in page], limit=limit, offset=offset
     )
@@ -294,10 +295,10 @@ def segment_contacts(
     segment = segment_get(segment_id=segment_id)
     limit = max(1, min(limit, PAGE_MAX))
     members = segment_filter(contacts_for_user(user=user), segment.query, default_contact_schema())
-    page = members.select_related("hcp", "patient", "caregiver", "territory").order_by("-id")
+    page = contacts_page(members, offset=offset, limit=limit)
     show_phi = has_capability(user, Capability.VIEW_PHI)
     return ContactPage(
-        items=[_summary(c, show_phi=show_phi) for c in page[offset : offset + limit]],
+        items=[_summary(c, show_phi=show_phi) for c in page],
         limit=limit,
         offset=offset,
     )

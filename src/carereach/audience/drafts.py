@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from carereach.audience.identifiers import (
     PhoneNumber,
@@ -68,6 +69,8 @@ PHI_FIELDS = frozenset({"first_name", "last_name", "date_of_birth", "mrn"})
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _US_STATE = re.compile(r"^[A-Z]{2}$")
+_CHANNELS = frozenset(Channel.values)
+_CHANNELS_EXPECTED = f"expected {', '.join(Channel.values)}"
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n", ""}
 
@@ -150,6 +153,14 @@ class _Collector:
         return False
 
 
+@lru_cache(maxsize=64)
+def _names(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The unknown and the custom field names among `names` (an importer asks the same
+    question for every row of a file, so the answer is kept per set of names)."""
+    unknown = tuple(n for n in names if n not in KNOWN_FIELDS and not n.startswith("custom."))
+    return unknown, tuple(n for n in names if n.startswith("custom."))
+
+
 def contact_draft(
     fields: Mapping[str, str], *, specialty_codes: frozenset[str] | None = None
 ) -> tuple[ContactDraft | None, list[FieldProblem]]:
@@ -159,9 +170,9 @@ def contact_draft(
     without it, the list shipped in the package.
     """
     c = _Collector(fields)
-    for name in fields:
-        if name not in KNOWN_FIELDS and not name.startswith("custom."):
-            c.fail(name, "", "unknown field")
+    unknown, custom = _names(tuple(fields))
+    for name in unknown:
+        c.fail(name, "", "unknown field")
     kind = c.text("kind").lower()
     if kind not in KINDS:
         c.fail("kind", kind, f"expected one of {', '.join(KINDS)}")
@@ -259,8 +270,8 @@ def contact_draft(
             except ValidationError as error:
                 c.check(name, error)
     for channel in _split(c.text("preferred_channels").lower()):
-        if channel not in Channel.values:
-            c.fail("preferred_channels", channel, f"expected {', '.join(Channel.values)}")
+        if channel not in _CHANNELS:
+            c.fail("preferred_channels", channel, _CHANNELS_EXPECTED)
         elif channel not in draft.preferred_channels:
             draft.preferred_channels.append(channel)
 
@@ -297,13 +308,13 @@ def contact_draft(
             "only patients have a record number or birth date",
         )
 
-    for name, value in fields.items():
-        if name.startswith("custom."):
-            key = name.removeprefix("custom.")
-            if not _CUSTOM_KEY.match(key):
-                c.fail(name, "", "custom field names are lower-case letters, digits and _")
-            elif (value or "").strip():
-                draft.custom_fields[key] = value.strip()[:500]
+    for name in custom:
+        key = name.removeprefix("custom.")
+        value = fields[name]
+        if not _CUSTOM_KEY.match(key):
+            c.fail(name, "", "custom field names are lower-case letters, digits and _")
+        elif (value or "").strip():
+            draft.custom_fields[key] = value.strip()[:500]
 
     if kind == "hcp" and not (draft.last_name or draft.npi):
         c.fail("last_name", "", "an HCP needs a last name or an NPI")

@@ -114,16 +114,26 @@ def phone_normalize(value: str, *, default_region: str = "US") -> PhoneNumber:
 
     `default_region` applies only to numbers written without a country code. Numbers that parse
     but are not assigned in their country's plan (for example US area code 200) are refused:
-    sending to them can only fail.
+    sending to them can only fail. North American numbers written the usual ways take a
+    shorter road to the same answer (see `_nanp_shape`).
     """
     text = value.strip()
     if not text:
         raise ValidationError("phone number is empty", field="phone")
+    if text[0] == "+" or default_region.upper() == "US":
+        shape = _NANP_SHAPE.fullmatch(text)  # a leading "+" can only match as "+1"
+        if shape is not None:
+            return _nanp_number((shape[2] or shape[3]) + shape[4] + shape[5])
     try:
         number = phonenumbers.parse(text, default_region.upper())
     except phonenumbers.NumberParseException as error:
         reason = _PARSE_REASONS.get(error.error_type, "not a phone number")
         raise ValidationError(reason, field="phone") from None
+    return _judge(number)
+
+
+def _judge(number: phonenumbers.PhoneNumber) -> PhoneNumber:
+    """What the numbering plan says about a parsed number, or the reason it refuses it."""
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible not in (
         phonenumbers.ValidationResult.IS_POSSIBLE,
@@ -144,11 +154,56 @@ def phone_normalize(value: str, *, default_region: str = "US") -> PhoneNumber:
     )
 
 
+# The North American shortcut. A number of country code 1 written as 10 digits whose area code
+# starts with 2-9, alone or after "1" or "+1", with at most one space, dot or hyphen between the
+# groups and the area code optionally in parentheses ("+14155550123", "(415) 555-0123",
+# "1-415-555-0123"), is what phonenumbers.parse reads as country code 1 with those 10 digits:
+# the regex stands in for it. What the plan says about such a number (possible, valid, region,
+# line type, time zones) depends only on its first NANP_DECIDING_DIGITS digits: every pattern
+# of the 25 regions sharing the code ends in at least 3 digits that may each be anything (the
+# tightest are Barbados and Jamaica, which decide on the 7th digit), and the time zone table
+# has no prefix longer than the area code and exchange. So the verdict on the first number
+# with those digits is kept and reused. tests/audience/test_identifiers.py recomputes that
+# property from the installed metadata and compares both roads on random numbers in every
+# accepted shape and on the conformance cases.
+NANP_DECIDING_DIGITS = 7
+_NANP_SHAPE = re.compile(
+    r"(?:(\+)?1[ .\-]?)?"  # "1" or "+1", then maybe a separator
+    r"(?:\(([2-9][0-9]{2})\)|([2-9][0-9]{2}))[ .\-]?"  # area code, maybe in parentheses
+    r"([0-9]{3})[ .\-]?([0-9]{4})",  # exchange and line
+    re.ASCII,
+)
+_NANP_CACHE_LIMIT = 1 << 16  # verdicts kept; the cache starts over when full
+_NANP_VERDICTS: dict[str, PhoneNumber | ValidationError] = {}
+_NANP_ZONES: dict[str, str | None] = {}
+
+
+def _nanp_number(digits: str) -> PhoneNumber:
+    """The verdict on +1 `digits` (10 digits, area code 2-9), from the cache when it can."""
+    head = digits[:NANP_DECIDING_DIGITS]
+    verdict = _NANP_VERDICTS.get(head)
+    if verdict is None:
+        try:
+            verdict = _judge(phonenumbers.PhoneNumber(country_code=1, national_number=int(digits)))
+        except ValidationError as error:
+            verdict = error
+        if len(_NANP_VERDICTS) >= _NANP_CACHE_LIMIT:
+            _NANP_VERDICTS.clear()
+        _NANP_VERDICTS[head] = verdict
+    if isinstance(verdict, ValidationError):
+        raise ValidationError(verdict.message, field="phone")
+    return PhoneNumber(
+        e164="+1" + digits, region=verdict.region, line_type=verdict.line_type, extension=None
+    )
+
+
 # --- E-mail --------------------------------------------------------------------------------------
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
 _LOCAL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# The ASCII characters for which str.isspace() is true or whose Unicode category is C (control).
+_ASCII_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def email_normalize(value: str) -> str:
@@ -163,7 +218,11 @@ def email_normalize(value: str) -> str:
         raise ValidationError("e-mail address is empty", field="email")
     if len(address) > 254:
         raise ValidationError("e-mail address is longer than 254 characters", field="email")
-    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in address):
+    if address.isascii():  # the common case, without a call per character
+        spaced = _ASCII_SPACE_OR_CONTROL.search(address) is not None
+    else:
+        spaced = any(char.isspace() or unicodedata.category(char)[0] == "C" for char in address)
+    if spaced:
         raise ValidationError("e-mail address contains a space or control character", field="email")
     local, at, domain = address.rpartition("@")
     if not at or not local:
@@ -173,10 +232,15 @@ def email_normalize(value: str) -> str:
     if not _LOCAL.fullmatch(local):
         raise ValidationError("the part before the @ has a character not allowed", field="email")
     domain = domain.lower().rstrip(".")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValidationError("the domain is not a valid host name", field="email") from None
+    if domain.isascii():
+        # The IDNA codec returns an ASCII name as it is (refusing only empty or over-long labels,
+        # which the label check below refuses with the same reason).
+        ascii_domain = domain
+    else:
+        try:
+            ascii_domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValidationError("the domain is not a valid host name", field="email") from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValidationError("the domain is not a valid host name", field="email")
@@ -334,12 +398,29 @@ def zone_from_us_postal(state: str, zip_code: str | None) -> str | None:
     return zone
 
 
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}", re.ASCII)
+
+
 def zone_from_phone(e164: str) -> str | None:
     """The zone a number's prefix places it in, when the prefix names exactly one zone.
 
     Area codes that span zones, mobile ranges and non-geographic numbers give None: a guess
-    here decides when a text lands, so no answer beats a wrong one.
+    here decides when a text lands, so no answer beats a wrong one. A North American number's
+    answer depends on its first digits only (see `NANP_DECIDING_DIGITS`) and is kept.
     """
+    if _NANP_E164.fullmatch(e164):
+        head = e164[2 : 2 + NANP_DECIDING_DIGITS]
+        if head in _NANP_ZONES:
+            return _NANP_ZONES[head]
+        zone = _zone_from_phone(e164)
+        if len(_NANP_ZONES) >= _NANP_CACHE_LIMIT:
+            _NANP_ZONES.clear()
+        _NANP_ZONES[head] = zone
+        return zone
+    return _zone_from_phone(e164)
+
+
+def _zone_from_phone(e164: str) -> str | None:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

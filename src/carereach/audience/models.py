@@ -97,7 +97,7 @@ class Contact(models.Model):
     spoken_messages = models.BooleanField(default=False)
     interpreter_language = models.CharField(max_length=35, blank=True)
     persona = models.SlugField(max_length=60, blank=True, db_index=False)  # Meta index covers it
-    territory = models.ForeignKey(  # indexed by (territory, kind) in Meta
+    territory = models.ForeignKey(  # indexed by (territory, kind) in Meta, where set
         Territory,
         null=True,
         blank=True,
@@ -108,18 +108,50 @@ class Contact(models.Model):
     external_ids = models.JSONField(default=dict, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
-    merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    merged_into = models.ForeignKey(  # indexed in Meta where set
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        db_index=False,
     )
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
 
     class Meta:
+        # Every index costs each imported row a B-tree insert, so values most rows share (no
+        # territory, English, active, not merged) are left out of theirs: a query for such a
+        # value reads most of the table anyway. The ids of each kind have their own index, so
+        # a segment on one kind counts and pages newest-first through that kind alone (with the
+        # status in it, for the scoping that leaves merged contacts out).
         indexes = [
-            models.Index(fields=["kind", "status"]),
-            models.Index(fields=["territory", "kind"]),
-            models.Index(fields=["language"]),
+            *(
+                models.Index(
+                    fields=["id"],
+                    include=["status"],  # PostgreSQL: counts read the index alone
+                    condition=Q(kind=kind),
+                    name=f"contact_{kind}_ids",
+                )
+                for kind in ("hcp", "patient", "caregiver")
+            ),
+            models.Index(
+                fields=["status"], condition=~Q(status="active"), name="contact_status_not_active"
+            ),
+            models.Index(
+                fields=["territory", "kind"],
+                condition=Q(territory__isnull=False),
+                name="contact_territory_kind",
+            ),
+            models.Index(
+                fields=["language"], condition=~Q(language="en"), name="contact_language_not_en"
+            ),
             models.Index(fields=["persona"]),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="contact_merged_into",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -138,22 +170,32 @@ class HcpProfile(models.Model):
     contact = models.OneToOneField(
         Contact, primary_key=True, on_delete=models.CASCADE, related_name="hcp"
     )
-    npi = models.CharField(max_length=10, unique=True, null=True, blank=True)
+    npi = models.CharField(  # noqa: DJ001 - null: no NPI (unique allows many NULLs, not "")
+        max_length=10, null=True, blank=True
+    )  # unique: see Meta
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     credentials = models.CharField(max_length=60, blank=True)
     organization = models.CharField(max_length=200, blank=True)
     specialties = models.ManyToManyField(Specialty, blank=True, related_name="hcps")
-    owner_rep = models.ForeignKey(
+    owner_rep = models.ForeignKey(  # indexed in Meta where set
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_hcps",
+        db_index=False,
     )
 
     class Meta:
-        indexes = [models.Index(fields=["last_name", "first_name"])]
+        # A constraint rather than unique=True: on PostgreSQL that would add a second,
+        # LIKE-only index on the NPI, which no query reads.
+        constraints = [models.UniqueConstraint(fields=["npi"], name="hcp_npi_unique")]
+        indexes = [
+            models.Index(
+                fields=["owner_rep"], condition=Q(owner_rep__isnull=False), name="hcp_owner_rep"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"HCP {self.npi or self.contact_id}"
@@ -183,8 +225,8 @@ class PatientProfile(models.Model):
     date_of_birth = EncryptedTextField(null=True, blank=True)  # ISO date, encrypted
     mrn = EncryptedTextField(null=True, blank=True, blind_index="mrn_index")
     mrn_index = models.CharField(  # noqa: DJ001 - null: no MRN, distinct from any hash
-        max_length=80, null=True, blank=True, db_index=True
-    )
+        max_length=80, null=True, blank=True
+    )  # indexed in Meta (db_index would add a LIKE-only index on PostgreSQL, read by nothing)
     # HIPAA right to request confidential communications: only this channel and/or address.
     confidential_channel = models.CharField(
         max_length=8, choices=ConfidentialChannel.choices, blank=True
@@ -193,6 +235,9 @@ class PatientProfile(models.Model):
     # Channels on which the patient accepted PHI after being told the risk, and when.
     phi_accepted_channels = models.JSONField(default=list, blank=True)
     phi_accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["mrn_index"], name="patient_mrn_index")]
 
     def __str__(self) -> str:
         return f"patient #{self.contact_id}"
@@ -228,8 +273,12 @@ class CaregiverLink(models.Model):
 
 
 class Phone(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
-    e164 = models.CharField(max_length=16, db_index=True)
+    # Looked up by contact through the (contact, e164) constraint, by number through Meta's
+    # index (exact matches only: db_index would add a LIKE-only index on PostgreSQL).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="phones", db_index=False
+    )
+    e164 = models.CharField(max_length=16)
     line_type = models.CharField(max_length=10, choices=LineType.choices, default=LineType.UNKNOWN)
     region = models.CharField(max_length=2, blank=True)
     use = models.CharField(max_length=8, choices=AddressUse.choices, default=AddressUse.MOBILE)
@@ -240,14 +289,18 @@ class Phone(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "e164"], name="phone_once_per_contact")
         ]
+        indexes = [models.Index(fields=["e164"], name="phone_e164")]
 
     def __str__(self) -> str:
         return f"phone #{self.pk}"
 
 
 class Email(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
-    address = models.CharField(max_length=320, db_index=True)
+    # Indexed like Phone: by contact through the constraint, by address in Meta.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="emails", db_index=False
+    )
+    address = models.CharField(max_length=320)
     use = models.CharField(max_length=8, choices=AddressUse.choices, default=AddressUse.WORK)
     rank = models.PositiveSmallIntegerField(default=1)
 
@@ -256,6 +309,7 @@ class Email(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "address"], name="email_once_per_contact")
         ]
+        indexes = [models.Index(fields=["address"], name="email_address")]
 
     def __str__(self) -> str:
         return f"email #{self.pk}"

@@ -62,6 +62,8 @@ from carereach.audience.selectors import (
     contact_get_for_user,
     contact_search,
     contacts_for_user,
+    contacts_in_order,
+    contacts_page,
     segment_get,
     segments_all,
     territories_for_user,
@@ -148,17 +150,17 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
                 rows = rows.filter(territory__code=data["territory"])
         else:
             rows, status = rows.none(), 400
-    rows = rows.select_related("hcp", "patient", "caregiver", "territory").prefetch_related(
-        "phones", "emails"
-    )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Page through ids, then load the page's contacts with their profiles (two steps: see
+    # contacts_page).
+    page = Paginator(rows.values_list("pk", flat=True), PAGE_SIZE).get_page(request.GET.get("page"))
+    contacts = contacts_in_order(list(page.object_list), prefetch=("phones", "emails"))
     show_phi = has_capability(user, Capability.VIEW_PHI)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "rows": [_contact_row(contact, show_phi=show_phi) for contact in page],
+        "rows": [_contact_row(contact, show_phi=show_phi) for contact in contacts],
         "query": query.urlencode(),
         "may_create": has_capability(user, Capability.EDIT_CONTACTS),
     }
@@ -296,8 +298,8 @@ def _preview(*, request: HttpRequest, query: str, schema: Schema) -> Preview:
         preview.problem = QueryProblem.of(error, query)
         return preview
     show_phi = has_capability(user, Capability.VIEW_PHI)
-    sample = members.select_related("hcp", "patient", "caregiver", "territory").order_by("-id")
-    preview.sample = [(c, contact_name(c, show_phi=show_phi)) for c in sample[:SAMPLE_SIZE]]
+    sample = contacts_page(members, limit=SAMPLE_SIZE)
+    preview.sample = [(c, contact_name(c, show_phi=show_phi)) for c in sample]
     return preview
 
 

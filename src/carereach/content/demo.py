@@ -32,13 +32,13 @@ def _episode(number: int, topic: str) -> VersionInput:
             BodyInput(
                 "sms",
                 "en",
-                f"Heart Matters: hi {{{{ first_name }}}}, episode {number} ({topic}) is out: "
+                f"Hi {{{{ first_name }}}}, episode {number} ({topic}) is out: "
                 "{{ tracked_link }} Reply STOP to opt out.",
             ),
             BodyInput(
                 "sms",
                 "es",
-                f"Heart Matters: hola {{{{ first_name }}}}, ya está el episodio {number}: "
+                f"Hola {{{{ first_name }}}}, ya está el episodio {number}: "
                 "{{ tracked_link }} Responda STOP para cancelar.",
             ),
             BodyInput(

@@ -678,3 +678,88 @@ def test_every_default_field_compiles_against_the_models(spec: FieldSpec) -> Non
             query = f"{spec.name} {op.value} {value}"
         members = segment_filter(Contact.objects.all(), query, default_contact_schema())
         members.count()  # runs the SQL: every ORM path resolves on every backend we test
+
+
+# -- the SQL shape: each multi-valued condition reads its own table ------------------------------
+
+
+def _exists_parts(sql: str) -> list[str]:
+    return [part.split(" LIMIT 1")[0] for part in sql.split("EXISTS(")[1:]]
+
+
+def test_multi_valued_conditions_read_their_own_tables_alone(contacts: dict[str, int]) -> None:
+    from carereach.audience.models import Contact, Specialty
+
+    query = 'kind = hcp and specialty in ("208000000X", "207Q00000X") and state = "CA"'
+    members = segment_filter(Contact.objects.all(), query, default_contact_schema())
+    state, specialty = sorted(_exists_parts(str(members.query)), key=lambda p: "postal" not in p)
+    for part in (state, specialty):
+        assert '"audience_contact"' not in part.split("WHERE")[0]  # no join back to contacts
+    assert '"audience_postaladdress" U0 WHERE' in state
+    assert 'U0."contact_id" = ("audience_contact"."id")' in state
+    ids = sorted(
+        Specialty.objects.filter(code__in=["208000000X", "207Q00000X"]).values_list("pk", flat=True)
+    )
+    assert f'U0."specialty_id" IN ({ids[0]}, {ids[1]})' in specialty  # no join to the codes
+    assert '"audience_specialty"' not in specialty
+    assert set(members.values_list("pk", flat=True)) == {contacts["c1"]}
+
+
+def test_codes_and_names_are_read_once_when_the_query_is_compiled(
+    contacts: dict[str, int], django_assert_num_queries: Callable[..., Any]
+) -> None:
+    from carereach.audience.models import Contact
+
+    schema = default_contact_schema()
+    with django_assert_num_queries(2):  # the specialty ids, then the tag ids
+        members = segment_filter(
+            Contact.objects.all(), 'specialty = "208000000X" or tag in ("a", "b")', schema
+        )
+    with django_assert_num_queries(0):
+        segment_filter(Contact.objects.all(), 'state = "CA" and kind = hcp', schema)
+    with django_assert_num_queries(1):
+        assert members.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('specialty = "ZZZZZZZZZX"', set()),  # a well-formed code nobody has: no id at all
+        ('specialty != "ZZZZZZZZZX"', {"c1", "c2", "c3", "c4", "c5"}),
+        ('tag = "nosuch"', set()),
+        ('tag not in ("nosuch", "b")', {"c2", "c3", "c4", "c5"}),
+        ('tag in ("nosuch", "vip")', {"c1", "c3"}),
+        ('specialty = "207Q00000X" or tag = "nosuch"', {"c2"}),
+    ],
+)
+def test_values_without_ids_match_nothing_in_one_query(
+    contacts: dict[str, int],
+    django_assert_num_queries: Callable[..., Any],
+    query: str,
+    expected: set[str],
+) -> None:
+    from carereach.audience.models import Contact
+
+    members = segment_filter(Contact.objects.all(), query, default_contact_schema())
+    with django_assert_num_queries(1):
+        found = set(members.values_list("pk", flat=True))
+    assert {name for name, pk in contacts.items() if pk in found} == expected
+
+
+def test_a_path_it_cannot_correlate_alone_joins_the_root_again(contacts: dict[str, int]) -> None:
+    from django.contrib.auth.models import User
+
+    from carereach.audience.models import Contact, Territory
+
+    rep = User.objects.create(username="west-rep")
+    Territory.objects.get(code="west").reps.add(rep)
+    schema = Schema(
+        [FieldSpec("rep", ValueType.STRING, path="territory__reps__username", multi_valued=True)]
+    )
+    members = segment_filter(Contact.objects.all(), 'rep = "west-rep"', schema)
+    (part,) = _exists_parts(str(members.query))
+    assert '"audience_contact" U0' in part  # through the contact's territory: joined again
+    assert set(members.values_list("pk", flat=True)) == {contacts["c1"]}
+    negated = segment_filter(Contact.objects.all(), 'rep != "west-rep"', schema)
+    assert contacts["c1"] not in set(negated.values_list("pk", flat=True))
+    assert negated.count() == 4

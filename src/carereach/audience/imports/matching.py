@@ -7,8 +7,8 @@ Matching, in order (the first key that finds someone wins):
    whose NPI, MRN, birth date or last name differs from the row's is someone else (a practice
    line, a family phone): it is not merged and the report says so. Several remaining
    candidates make the row a problem (the import cannot choose).
-Each key costs one query per batch (`= ANY(array)` on PostgreSQL), then the found contacts'
-state is loaded in bulk: never a query per row.
+Each key costs one query per batch (on PostgreSQL one index probe per value, see `_keyed`),
+then the found contacts' state is loaded in bulk: never a query per row.
 
 Merging fills empty fields and adds new phones, e-mails, postal addresses, tags and
 specialties; a non-empty value that differs is kept and reported as a conflict. Rows of the
@@ -19,10 +19,11 @@ next one (a dry run, which writes nothing, plans each batch against the database
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from django.db import connection
-from django.db.models.expressions import RawSQL
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F, Field, Lookup, Model
 
 from carereach.audience.drafts import PHI_FIELDS
 from carereach.audience.imports.batch import (
@@ -209,15 +210,70 @@ def _same(old: object, new: object) -> bool:
     return old == new
 
 
-def _any_of(
-    values: list[Any], *, sql_type: Literal["text", "bigint"] = "text"
-) -> list[Any] | RawSQL:
-    """The right side of `__in` for a batch of values: on PostgreSQL one array parameter (a
-    list of 5,000 placeholders costs more to send and parse than the lookup itself)."""
+class _AnyOf(Lookup[Any]):
+    """``lhs = ANY(%s)`` with the values as one array parameter on PostgreSQL (a list of 5,000
+    placeholders costs more to send and parse than the lookup itself), ``IN (...)`` elsewhere.
+
+    Used as an expression: ``Contact.objects.filter(_AnyOf(F("pk"), ids))``.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return list(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: BaseDatabaseWrapper) -> tuple[str, Any]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", (*lhs_params, values)
+        if not values:
+            return "0 = 1", tuple(lhs_params)
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
+
+
+def _owned(ids: list[int], column: str = "contact_id") -> _AnyOf:
+    return _AnyOf(F(column), ids)
+
+
+def _keyed(model: type[Model], column: str, values: list[str]) -> list[tuple[str, int]]:
+    """(value, contact id) for every row of `model` whose `column` holds one of `values`.
+
+    On PostgreSQL each value is probed through the column's index (a LATERAL subquery per
+    array element): with ``IN``/``ANY`` over thousands of values the planner may scan the
+    whole table instead, and during a large import, with statistics from when the table was
+    small, it did (a parallel sequential scan of a million e-mails per batch).
+    """
+    if not values:
+        return []
     if connection.vendor == "postgresql":
-        # The values travel as one bound parameter; only the fixed type name is formatted in.
-        return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [values])  # noqa: S611
-    return values
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        key, owner = quote(_column(model, column)), quote(_column(model, "contact"))
+        # The values travel as one text parameter split on the server (psycopg would build a
+        # 5,000-element array literal in Python, slowly). Validated keys hold no line feed.
+        # OFFSET 0 keeps the planner from flattening the subquery into a join it could then
+        # run as a scan of the whole table.
+        joined = "\n".join(values)
+        if joined.count("\n") != len(values) - 1:
+            raise ValueError(f"a {column} to match holds a line feed")
+        sql = (
+            f"SELECT k.value, t.{owner} "  # noqa: S608 - quoted names of our own tables
+            f"FROM unnest(string_to_array(%s, chr(10))) AS k(value) "
+            f"CROSS JOIN LATERAL (SELECT {owner} FROM {table} WHERE {key} = k.value OFFSET 0) AS t"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [joined])
+            return [(value, contact_id) for value, contact_id in cursor.fetchall()]
+    found = model._base_manager.filter(**{f"{column}__in": values}).order_by()
+    return list(found.values_list(column, "contact_id"))
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)  # noqa: S101 - concrete by construction
+    return str(field.column)
 
 
 def _load_candidates(rows: list[PlannedRow]) -> _Index:
@@ -232,47 +288,43 @@ def _load_candidates(rows: list[PlannedRow]) -> _Index:
         if row.draft.mrn:
             normalized = normalize_for_index(row.draft.mrn)
             mrn_hashes.update(dict.fromkeys(blind_index_lookup(row.draft.mrn), normalized))
-    phones = {phone.e164 for row in rows for phone in row.draft.phones}
-    emails = {email for row in rows for email in row.draft.emails}
+    phones = list({phone.e164 for row in rows for phone in row.draft.phones})
+    emails = list({email for row in rows for email in row.draft.emails})
 
-    by_npi: dict[str, int] = {}
-    if npis:
-        for npi, contact_id, status, merged_into in HcpProfile.objects.filter(
-            npi__in=_any_of(npis)
-        ).values_list("npi", "contact_id", "contact__status", "contact__merged_into_id"):
-            if npi:
-                moved = status == ContactStatus.MERGED and merged_into is not None
-                by_npi[npi] = merged_into if moved and merged_into is not None else contact_id
-    # The IN list drives each query through its value's index; kind and status are read by a
-    # join on the primary key and checked here (a subquery on contacts made SQLite scan them).
+    # Each key is looked up in its own table alone; the contacts found are then read once by
+    # primary key for their kind and status (most batches of a new file find none).
+    found_npi = _keyed(HcpProfile, "npi", npis)
+    found_mrn = [
+        (mrn_hashes[digest], contact_id)
+        for digest, contact_id in _keyed(PatientProfile, "mrn_index", list(mrn_hashes))
+    ]
+    found_phone = _keyed(Phone, "e164", phones)
+    found_email = _keyed(Email, "address", emails)
+    found = {cid for _, cid in (*found_npi, *found_mrn, *found_phone, *found_email)}
+    if not found:
+        return index
+    states = {
+        pk: (kind, status, merged_into)
+        for pk, kind, status, merged_into in Contact.objects.filter(_owned(list(found), "pk"))
+        .order_by()
+        .values_list("pk", "kind", "status", "merged_into_id")
+    }
     merged = ContactStatus.MERGED
-    by_mrn: list[tuple[str, int]] = []
-    if mrn_hashes:
-        by_mrn = [
-            (mrn_hashes[digest], contact_id)
-            for digest, contact_id, kind, status in PatientProfile.objects.filter(
-                mrn_index__in=_any_of(list(mrn_hashes))
-            ).values_list("mrn_index", "contact_id", "contact__kind", "contact__status")
-            if digest is not None and kind in kinds and status != merged
+    by_npi: dict[str, int] = {}
+    for npi, contact_id in found_npi:
+        if contact_id in states:
+            _, status, merged_into = states[contact_id]
+            moved = status == merged and merged_into is not None
+            by_npi[npi] = merged_into if moved and merged_into is not None else contact_id
+
+    def live(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        return [
+            (value, cid)
+            for value, cid in pairs
+            if cid in states and states[cid][0] in kinds and states[cid][1] != merged
         ]
-    by_phone: list[tuple[str, int]] = []
-    if phones:
-        by_phone = [
-            (e164, contact_id)
-            for e164, contact_id, kind, status in Phone.objects.filter(
-                e164__in=_any_of(list(phones))
-            ).values_list("e164", "contact_id", "contact__kind", "contact__status")
-            if kind in kinds and status != merged
-        ]
-    by_email: list[tuple[str, int]] = []
-    if emails:
-        by_email = [
-            (address, contact_id)
-            for address, contact_id, kind, status in Email.objects.filter(
-                address__in=_any_of(list(emails))
-            ).values_list("address", "contact_id", "contact__kind", "contact__status")
-            if kind in kinds and status != merged
-        ]
+
+    by_mrn, by_phone, by_email = live(found_mrn), live(found_phone), live(found_email)
     ids = set(by_npi.values()) | {cid for _, cid in (*by_mrn, *by_phone, *by_email)}
     if not ids:
         return index
@@ -289,8 +341,7 @@ def _load_candidates(rows: list[PlannedRow]) -> _Index:
 
 def _load_targets(ids: set[int]) -> dict[int, Target]:
     id_list = list(ids)
-    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_any_of(id_list, sql_type="bigint"))}
-    owned = {"contact_id__in": _any_of(id_list, sql_type="bigint")}
+    contacts = {c.pk: c for c in Contact.objects.filter(_owned(id_list, "pk"))}
     kinds = {contact.kind for contact in contacts.values()}
     profiles: dict[int, Profile] = {}
     for kind, model in (
@@ -299,7 +350,7 @@ def _load_targets(ids: set[int]) -> dict[int, Target]:
         ("caregiver", CaregiverProfile),
     ):
         if kind in kinds:
-            for found in model.objects.filter(**owned):
+            for found in model.objects.filter(_owned(id_list)):
                 profiles[found.contact_id] = found
     targets: dict[int, Target] = {}
     known: dict[int, Known] = {}
@@ -321,31 +372,31 @@ def _load_targets(ids: set[int]) -> dict[int, Target]:
             contact_id=contact_id,
             known=known.setdefault(contact_id, Known()),
         )
-    for contact_id, e164, rank in Phone.objects.filter(**owned).values_list(
+    for contact_id, e164, rank in Phone.objects.filter(_owned(id_list)).values_list(
         "contact_id", "e164", "rank"
     ):
         target = targets[contact_id]
         known[contact_id].phones.add(e164)
         target.phone_rank = max(target.phone_rank, rank)
-    for contact_id, address, rank in Email.objects.filter(**owned).values_list(
+    for contact_id, address, rank in Email.objects.filter(_owned(id_list)).values_list(
         "contact_id", "address", "rank"
     ):
         target = targets[contact_id]
         known[contact_id].emails.add(address)
         target.email_rank = max(target.email_rank, rank)
     for contact_id, line1, city, postal_code, rank in PostalAddress.objects.filter(
-        **owned
+        _owned(id_list)
     ).values_list("contact_id", "line1", "city", "postal_code", "rank"):
         target = targets[contact_id]
         known[contact_id].postal.add(_postal_key(line1, city, postal_code))
         target.postal_rank = max(target.postal_rank, rank)
-    for contact_id, name in Contact.tags.through.objects.filter(**owned).values_list(
+    for contact_id, name in Contact.tags.through.objects.filter(_owned(id_list)).values_list(
         "contact_id", "tag__name"
     ):
         known[contact_id].tags.add(name)
     if "hcp" in kinds:
         for contact_id, code in HcpProfile.specialties.through.objects.filter(
-            hcpprofile_id__in=_any_of(id_list, sql_type="bigint")
+            _owned(id_list, "hcpprofile_id")
         ).values_list("hcpprofile_id", "specialty__code"):
             known[contact_id].specialties.add(code)
     return targets

@@ -5,14 +5,14 @@ what needs the database or the whole file, always set-based: one query per batch
 codes and for specialty codes, never one per row. Matching and merging are in `matching`.
 
 `validate_batch` touches no database and no shared state, so a pass can run it for the next
-batch on another thread while this one waits on the database (`plan_validated`).
+batch on another thread while this one waits on the database (`plan_validated`); for a large
+file the same rules (`validation.check_rows`) run in a second process (`workers`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carereach.audience.drafts import PHI_FIELDS, contact_draft
 from carereach.audience.imports.batch import (
     BatchPlan,
     ImportContext,
@@ -22,6 +22,7 @@ from carereach.audience.imports.batch import (
 )
 from carereach.audience.imports.matching import match_and_merge
 from carereach.audience.imports.reading import SourceRow
+from carereach.audience.imports.validation import Checked, check_rows
 from carereach.audience.models import Specialty, Territory
 
 
@@ -29,18 +30,36 @@ from carereach.audience.models import Specialty, Territory
 class Validated:
     """A batch after `contact_draft`: the rows it accepted and the problems it found."""
 
-    rows: list[SourceRow]
+    size: int  # rows in the batch
     valid: list[PlannedRow]
     problems: dict[int, list[RowProblem]]
     bad_territories: list[tuple[int, str]]  # (row, code) of refused rows, checked later
+    cells: dict[int, list[str]]  # the refused rows' cells, for the error file
 
 
 def validate_batch(rows: list[SourceRow], ctx: ImportContext) -> Validated:
     """The per-row field rules; pure (no database, `ctx` only read)."""
+    return validated_from(check_rows(rows, ctx.columns.columns), ctx)
+
+
+def validated_from(checked: Checked, ctx: ImportContext) -> Validated:
+    """`check_rows`' plain data as the objects planning works with."""
+    columns = ctx.columns.columns
     problems: dict[int, list[RowProblem]] = {}
     bad_territories: list[tuple[int, str]] = []
-    valid = _validate(rows, ctx, problems, bad_territories)
-    return Validated(rows, valid, problems, bad_territories)
+    cells: dict[int, list[str]] = {}
+    for number, row_cells, findings, territory in checked.refused:
+        problems[number] = [
+            RowProblem(number, name, ctx.column_of(name), value, reason)
+            for name, value, reason in findings
+        ]
+        cells[number] = row_cells
+        if territory:
+            bad_territories.append((number, territory))
+    valid = [
+        PlannedRow(number, row_cells, draft, columns) for number, row_cells, draft in checked.valid
+    ]
+    return Validated(checked.size, valid, problems, bad_territories, cells)
 
 
 def plan_validated(validated: Validated, ctx: ImportContext) -> BatchPlan:
@@ -48,7 +67,7 @@ def plan_validated(validated: Validated, ctx: ImportContext) -> BatchPlan:
     problems = validated.problems
     valid = _check_references(validated.valid, validated.bad_territories, ctx, problems)
     plan = BatchPlan(
-        size=len(validated.rows),
+        size=validated.size,
         bad=[],
         new_targets=[],
         changed_targets=[],
@@ -57,41 +76,10 @@ def plan_validated(validated: Validated, ctx: ImportContext) -> BatchPlan:
     )
     match_and_merge(valid, ctx, plan, problems)
     if problems:
-        cells = dict(validated.rows)
+        cells = validated.cells
+        cells.update((row.number, row.cells) for row in validated.valid if row.number in problems)
         plan.bad = [((number, cells[number]), problems[number]) for number in sorted(problems)]
     return plan
-
-
-def _validate(
-    rows: list[SourceRow],
-    ctx: ImportContext,
-    problems: dict[int, list[RowProblem]],
-    bad_territories: list[tuple[int, str]],
-) -> list[PlannedRow]:
-    """`contact_draft` for each row. Rows it refuses still get their territory checked (with
-    the valid rows' codes), so one pass reports every problem of a row."""
-    columns = ctx.columns.columns
-    valid: list[PlannedRow] = []
-    for number, cells in rows:
-        fields = {name: cells[index] for index, name in columns}
-        draft, found = contact_draft(fields)
-        if draft is None:
-            problems[number] = [
-                RowProblem(
-                    number,
-                    p.field,
-                    ctx.column_of(p.field),
-                    "" if p.field in PHI_FIELDS else p.value,
-                    p.reason,
-                )
-                for p in found
-            ]
-            territory = (fields.get("territory") or "").strip()
-            if territory:
-                bad_territories.append((number, territory))
-            continue
-        valid.append(PlannedRow(number, cells, draft, columns))
-    return valid
 
 
 def _check_references(

@@ -8,8 +8,9 @@ The CLI, the REST API and the console all call these three services:
   if any row is bad. `valid_only`: each batch commits on its own (with the progress counter),
   bad rows go to the error file.
 Both passes stream the file in batches of `BATCH_SIZE` rows (see `planning` and `writing`);
-the field rules of the next batch run on a second thread while the current batch waits on the
-database (one connection, one transaction as before: the thread never touches the database).
+the field rules of the next batch run while the current batch is matched and written: on a
+second thread, or for a large file in a second process (`workers`); neither touches the
+database (one connection, one transaction as before).
 `processed_rows` is stored after every batch so a page can poll it. One audit entry records
 each run that writes, with counts only.
 """
@@ -19,18 +20,24 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from carereach.audience.imports import workers
 from carereach.audience.imports.batch import ImportContext
 from carereach.audience.imports.mapping import resolve_mapping
-from carereach.audience.imports.planning import Validated, plan_validated, validate_batch
+from carereach.audience.imports.planning import (
+    Validated,
+    plan_validated,
+    validate_batch,
+    validated_from,
+)
 from carereach.audience.imports.reading import (
     Readable,
     SourceRow,
@@ -41,7 +48,18 @@ from carereach.audience.imports.reading import (
 )
 from carereach.audience.imports.report import ErrorFile, ImportReport
 from carereach.audience.imports.writing import write_batch
-from carereach.audience.models import ContactImport, ImportMode, ImportStatus
+from carereach.audience.models import (
+    CaregiverProfile,
+    Contact,
+    ContactImport,
+    Email,
+    HcpProfile,
+    ImportMode,
+    ImportStatus,
+    PatientProfile,
+    Phone,
+    PostalAddress,
+)
 from carereach.errors import CarereachError, ConflictError, PermissionDeniedError, ValidationError
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
@@ -49,6 +67,19 @@ from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
 
 BATCH_SIZE = 5000
+ANALYZE_MIN_ROWS = 10_000  # a run that writes this many rows ends with VACUUM (ANALYZE)
+# The tables a run writes to.
+_FILLED = (
+    Contact,
+    HcpProfile,
+    PatientProfile,
+    CaregiverProfile,
+    Phone,
+    Email,
+    PostalAddress,
+    Contact.tags.through,
+    HcpProfile.specialties.through,
+)
 IMPORT_DIR = "imports"
 # Called after every batch with (rows processed, rows in the file): the CLI's progress bar.
 Progress = Callable[[int, int], None]
@@ -138,7 +169,28 @@ def contact_import_run(
         raise
     if contact_import.status == ImportStatus.DONE:
         _stored_file(contact_import).unlink(missing_ok=True)
+        if contact_import.created_rows + contact_import.merged_rows >= ANALYZE_MIN_ROWS:
+            _refresh_statistics()
     return contact_import
+
+
+def _refresh_statistics() -> None:
+    """VACUUM (ANALYZE) the tables an import fills, once a large one has changed them.
+
+    The planner's picture of a table comes from its last ANALYZE, and an index-only scan skips
+    the table only on pages VACUUM has marked all-visible; autovacuum gets to both in its own
+    time, or never where it is turned off. Until then, right after a large import, segment
+    counts and pages were planned for the tables as they were before (a million contacts read
+    as a few thousand) and visited the table for every index entry: seconds instead of tenths.
+    VACUUM cannot run inside a transaction: a caller that holds one gets ANALYZE alone. SQLite
+    keeps no statistics unless asked, and is left as it is.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in _FILLED)
+    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{command} {tables}")
 
 
 class _AllOrNothingFailed(Exception):
@@ -172,12 +224,13 @@ def _run_valid_only(
     contact_import: ContactImport, actor: User | None, progress: Progress | None
 ) -> None:
     try:
-        report = _pass(
-            contact_import,
-            write=True,
-            batch_transactions=True,
-            progress=_Progress(contact_import, progress),
-        )
+        with _session_setting("synchronous_commit", "off"):
+            report = _pass(
+                contact_import,
+                write=True,
+                batch_transactions=True,
+                progress=_Progress(contact_import, progress),
+            )
     except BaseException:
         # Batches committed before the failure stay; the audit log must say so.
         rows = contact_import.processed_rows
@@ -204,13 +257,12 @@ def _pass(
     errors = ErrorFile(_var() / IMPORT_DIR / f"{contact_import.pk}-errors.csv", header)
     processed = 0
     try:
-        with _cyclic_gc_paused(), ThreadPoolExecutor(1, "contact-import") as validator:
-            batches = read_batches(path, size=BATCH_SIZE)
-            upcoming = _validate_next(validator, batches, ctx)
-            while upcoming is not None:
-                validated = upcoming.result()
-                # The next batch's field rules run while this one waits on the database.
-                upcoming = _validate_next(validator, batches, ctx)
+        with (
+            _cyclic_gc_paused(),
+            _without_jit(),
+            _validated(path, ctx, rows=contact_import.total_rows) as batches,
+        ):
+            for validated in batches:
                 plan = plan_validated(validated, ctx)
                 processed += plan.size
                 if write and plan.bad and stop_writing_on_error:
@@ -234,11 +286,37 @@ def _pass(
     return report
 
 
+@contextmanager
+def _validated(path: Path, ctx: ImportContext, *, rows: int) -> Iterator[Iterator[Validated]]:
+    """The file's batches after the field rules, validated ahead of the one being written:
+    in a second process for a large file (`workers`), else on a thread."""
+    if rows >= workers.PROCESS_MIN_ROWS:
+        validator = workers.ProcessValidator(path, ctx.columns.columns, BATCH_SIZE)
+        try:
+            yield (validated_from(checked, ctx) for checked in validator.batches())
+        finally:
+            validator.close()
+        return
+    with ThreadPoolExecutor(1, "contact-import") as executor:
+        yield _on_thread(executor, read_batches(path, size=BATCH_SIZE), ctx)
+
+
+def _on_thread(
+    executor: ThreadPoolExecutor, batches: Iterator[list[SourceRow]], ctx: ImportContext
+) -> Iterator[Validated]:
+    upcoming = _validate_next(executor, batches, ctx)
+    while upcoming is not None:
+        validated = upcoming.result()
+        # The next batch's field rules run while this one waits on the database.
+        upcoming = _validate_next(executor, batches, ctx)
+        yield validated
+
+
 def _validate_next(
-    validator: ThreadPoolExecutor, batches: Iterator[list[SourceRow]], ctx: ImportContext
+    executor: ThreadPoolExecutor, batches: Iterator[list[SourceRow]], ctx: ImportContext
 ) -> Future[Validated] | None:
     rows = next(batches, None)
-    return None if rows is None else validator.submit(validate_batch, rows, ctx)
+    return None if rows is None else executor.submit(validate_batch, rows, ctx)
 
 
 @contextmanager
@@ -257,6 +335,45 @@ def _cyclic_gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _without_jit() -> AbstractContextManager[None]:
+    """Turn PostgreSQL's JIT compiler off for the pass.
+
+    A batch's lookups are thousands of index probes whose cost the planner overestimates
+    while the tables' statistics still describe them as they were before the import; above
+    `jit_above_cost` it then spent ten times the probes' own time compiling them.
+    """
+    return _session_setting("jit", "off")
+
+
+@contextmanager
+def _session_setting(name: str, value: str) -> Iterator[None]:
+    """A PostgreSQL session setting for the block; the previous value comes back after.
+
+    `synchronous_commit = off` for the batches of a valid-only run: a batch's COMMIT returns
+    without waiting for the disk. That risks nothing the run's last commit does not settle:
+    it waits (the setting is back by then) and the log is written in order, so once the
+    import is recorded done, every batch before it is on disk too; a crash before that
+    leaves the import unfinished, as any crash mid-run does.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, false)", [name, name, value])
+        row = cursor.fetchone()
+    restore = ("SELECT set_config(%s, %s, false)", [name, row[0] if row else value])
+    try:
+        yield
+    except BaseException:
+        # In a transaction the error aborted, the rollback undoes the SET anyway; the original
+        # error is the one to raise.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(*restore)
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(*restore)
 
 
 class _Progress:

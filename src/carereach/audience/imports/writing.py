@@ -13,7 +13,7 @@ PHI goes through `EncryptedTextField` (and the MRN's blind index) exactly as in 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,8 @@ from carereach.audience.models import (
     PostalAddress,
 )
 from carereach.audience.services import tags_ensure
-from carereach.security.fields import blind_index_for
+from carereach.security.crypto import keyring
+from carereach.security.fields import EncryptedTextField, blind_index_for, normalize_for_index
 
 Row = tuple[Any, ...]
 
@@ -120,10 +121,22 @@ _TAG_LINKS = _Table(Contact.tags.through, ("contact_id", "tag_id"))
 _SPECIALTY_LINKS = _Table(HcpProfile.specialties.through, ("hcpprofile_id", "specialty_id"))
 
 
-def _encrypter(model: type[models.Model], name: str) -> Callable[[str | None], Any]:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)  # noqa: S101 - a concrete field by construction
-    return field.get_prep_value
+class _Sealer:
+    """Encrypts values for one `EncryptedTextField` column as the field itself would (same
+    keyring, same context), reading the keyring once per batch instead of once per value."""
+
+    def __init__(self, model: type[models.Model], name: str) -> None:
+        field = model._meta.get_field(name)
+        assert isinstance(field, EncryptedTextField)  # noqa: S101 - PHI columns by construction
+        self.context = field.crypto_context
+        self.ring = keyring()
+
+    def __call__(self, value: str | None) -> str | None:
+        return None if value is None else self.ring.encrypt(str(value), context=self.context)
+
+    def blind_index(self, value: str | None) -> str | None:
+        """`fields.blind_index_for`, with this batch's keyring."""
+        return None if value is None else self.ring.blind_index(normalize_for_index(value))
 
 
 def write_batch(
@@ -146,7 +159,8 @@ def write_batch(
 def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str, ...]) -> None:
     """One row per new contact; `custom_fields` are the file's `custom.<name>` columns."""
     dumps = json.dumps
-    empty, no_channels = dumps({}), dumps([])
+    empty = dumps({})
+    channel_lists: dict[tuple[str, ...], str] = {}  # a file has few distinct ones
     rows = []
     for t in targets:
         v = t.values
@@ -155,7 +169,10 @@ def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str
         if custom_fields:
             given = {n.removeprefix("custom."): v[n] for n in custom_fields if n in v}
             custom = dumps(given) if given else empty
-        channels = v["preferred_channels"]
+        key = tuple(v["preferred_channels"])
+        channels = channel_lists.get(key)
+        if channels is None:
+            channels = channel_lists[key] = dumps(list(key))
         rows.append(
             (
                 t.contact_id,
@@ -164,7 +181,7 @@ def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str
                 v["time_zone"],
                 v["time_zone_source"],
                 v["language"],
-                dumps(channels) if channels else no_channels,
+                channels,
                 v["large_print"],
                 v["spoken_messages"],
                 v["interpreter_language"],
@@ -184,12 +201,10 @@ def _insert_profiles(targets: list[Target]) -> None:
     patients: list[Row] = []
     caregivers: list[Row] = []
     seal_patient = {
-        name: _encrypter(PatientProfile, name)
+        name: _Sealer(PatientProfile, name)
         for name in ("first_name", "last_name", "date_of_birth", "mrn")
     }
-    seal_caregiver = {
-        name: _encrypter(CaregiverProfile, name) for name in ("first_name", "last_name")
-    }
+    seal_caregiver = {name: _Sealer(CaregiverProfile, name) for name in ("first_name", "last_name")}
     for t in targets:
         v = t.values
         if t.kind == "hcp":
@@ -212,7 +227,7 @@ def _insert_profiles(targets: list[Target]) -> None:
                     seal_patient["last_name"](v["last_name"] or None),
                     seal_patient["date_of_birth"](v["date_of_birth"] or None),
                     seal_patient["mrn"](mrn),
-                    blind_index_for(mrn),
+                    seal_patient["mrn"].blind_index(mrn),
                 )
             )
         else:

@@ -5,10 +5,17 @@ Django involved, so a console can validate a query as it is typed (`validate_seg
 turns the checked tree into a `Q`: one condition per leaf, combined with ``&``, ``|`` and ``~``.
 Whatever the query, the result filters a contact queryset in one SQL statement:
 
-- a condition on a multi-valued field (tags, specialties, addresses) becomes
-  ``EXISTS(SELECT 1 FROM contact U0 JOIN ... WHERE U0.id = contact.id AND <condition>)``, so
-  there are no duplicate rows to remove with DISTINCT, counts stay exact, and every condition
-  is checked on its own (``tag = "a" and tag = "b"`` finds contacts with both tags);
+- a condition on a multi-valued field (tags, specialties, addresses) becomes ``EXISTS`` on the
+  table holding the values, correlated with the contact on that table alone:
+  ``EXISTS(SELECT 1 FROM postaladdress U0 WHERE U0.contact_id = contact.id AND U0.state =
+  'CA')``, so there are no duplicate rows to remove with DISTINCT, counts stay exact, every
+  condition is checked on its own (``tag = "a" and tag = "b"`` finds contacts with both tags),
+  and the planner reads that table's own index and statistics (a path it cannot correlate that
+  way gets the contact table joined again inside the EXISTS);
+- a field marked `resolve_ids` (codes and names of lookup tables: specialties, tags) turns
+  ``=`` and ``in`` into the rows' ids when the query is compiled (one small query), so the
+  condition is ``specialty_id IN (29, 144)`` on the link table, which its statistics can
+  estimate, rather than a join through the lookup table, which they cannot;
 - ``!=``, ``not in`` and ``is null`` are the negations of ``=``, ``in`` and ``is not null``,
   so ``state != "CA"`` also finds contacts with no address in California, including none at all;
 - a condition on a custom JSON key is wrapped in ``CASE WHEN ... THEN true ELSE false END``,
@@ -26,7 +33,24 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from django.db.models import BooleanField, Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    Field,
+    ForeignKey,
+    ManyToManyField,
+    ManyToOneRel,
+    Model,
+    OneToOneRel,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.constants import LOOKUP_SEP
 
 from carereach.audience.segments.errors import SegmentSyntaxError
 from carereach.audience.segments.fields import (
@@ -344,24 +368,39 @@ class _Builder:
     def field_condition(self, leaf: _FieldLeaf) -> Q:
         spec = leaf.spec
         positive = _NEGATIONS.get(leaf.op, leaf.op)
-        if spec.build is not None:
+        child = None
+        if spec.multi_valued and spec.path is not None:
+            child = _child_table(self.root_model(spec), spec.path)
+        if child is not None:
+            condition = self.child_condition(spec, child, positive, leaf.operand)
+        elif spec.build is not None:
             condition = _as_q(spec.build(positive, leaf.operand))
         elif spec.path is not None:
             condition = self.path_condition(spec, spec.path, positive, leaf.operand)
         else:  # pragma: no cover (FieldSpec refuses this)
             raise TypeError(f"field {spec.name!r} has neither path nor build")
         if spec.json_key:
-            condition = Q(
-                Case(
-                    When(condition, then=Value(True)),
-                    default=Value(False),
-                    output_field=BooleanField(),
-                )
-            )
-        if spec.multi_valued:
+            condition = _null_safe(condition)
+        if child is not None:
+            rows = child.model._base_manager.filter(condition, **{child.link: OuterRef("pk")})
+            condition = Q(Exists(rows))
+        elif spec.multi_valued:
             subquery = self.root_model(spec)._base_manager.filter(condition, pk=OuterRef("pk"))
             condition = Q(Exists(subquery))
         return ~condition if leaf.op in _NEGATIONS else condition
+
+    def child_condition(self, spec: FieldSpec, child: _Child, op: Operator, operand: Any) -> Q:
+        """The condition on the child table's own rows; with `resolve_ids`, `=` and `in` on a
+        unique key of a lookup table become ``<fk>_id IN (ids)``, the ids read now."""
+        lookup = child.lookup if spec.resolve_ids else None
+        if lookup is None or op not in (Operator.EQ, Operator.IN):
+            return self.path_condition(spec, child.path, op, operand)
+        values = list(operand) if op is Operator.IN else [operand]
+        target = lookup.target._base_manager.filter(**{f"{lookup.key}__in": values})
+        ids = sorted(target.values_list("pk", flat=True))
+        if not ids:  # nothing has that value: a condition no row meets, still one query
+            return Q(pk__isnull=True)
+        return Q(**{f"{lookup.foreign_key}__in": ids})
 
     def path_condition(self, spec: FieldSpec, path: str, op: Operator, operand: Any) -> Q:
         if op is Operator.IS_NOT_NULL:
@@ -391,6 +430,97 @@ class _Builder:
         if op is Operator.GT:
             return Q(**{f"{path}__gte": end})
         return Q(**{f"{path}__gte": start})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lookup:
+    """A child path `<foreign_key>__<key>` where `key` is unique on the `target` table."""
+
+    foreign_key: str
+    target: type[Model]
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Child:
+    """The table holding a multi-valued field's values, correlated with the root on its own.
+
+    `model` rows whose `link` equals the root's primary key are the root row's values, so
+    ``EXISTS(SELECT 1 FROM <model> WHERE <link> = root.pk AND <path condition>)`` needs no join
+    back to the root table.
+    """
+
+    model: type[Model]
+    link: str
+    path: str  # the rest of the field's path, from `model`
+    lookup: _Lookup | None
+
+
+def _child_table(root: type[Model], path: str) -> _Child | None:
+    """Where a to-many `path` from `root` lands, if it can be correlated without the root.
+
+    Hops that may lead there: one-to-one relations whose primary key is the link to the
+    previous table (``Contact.hcp``: the profile's key is the contact's), then one reverse
+    foreign key (its rows) or one many-to-many field (its link table). Anything else (None)
+    is compiled the general way, with the root table joined again inside EXISTS.
+    """
+    names = path.split(LOOKUP_SEP)
+    model = root
+    for index, name in enumerate(names):
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        rest = names[index + 1 :]
+        if isinstance(field, OneToOneRel) and field.field.primary_key:
+            related = _model_class(field.related_model)
+            if related is None:
+                return None
+            model = related
+            continue
+        if isinstance(field, ManyToOneRel) and not isinstance(field, OneToOneRel) and rest:
+            child = _model_class(field.related_model)
+            if child is None:
+                return None
+            return _Child(child, field.field.name, LOOKUP_SEP.join(rest), _lookup(child, rest))
+        if isinstance(field, ManyToManyField) and rest:
+            through = _model_class(field.remote_field.through)
+            if through is None:
+                return None
+            steps = [field.m2m_reverse_field_name(), *rest]
+            return _Child(
+                through, field.m2m_field_name(), LOOKUP_SEP.join(steps), _lookup(through, steps)
+            )
+        return None
+    return None
+
+
+def _model_class(value: object) -> type[Model] | None:
+    """A relation's model class (None for a lazy reference not resolved yet)."""
+    return value if isinstance(value, type) and issubclass(value, Model) else None
+
+
+def _lookup(model: type[Model], steps: list[str]) -> _Lookup | None:
+    if len(steps) != 2:
+        return None
+    foreign_key, key = steps
+    field = model._meta.get_field(foreign_key)
+    target = _model_class(field.related_model) if isinstance(field, ForeignKey) else None
+    if target is None:
+        return None
+    try:
+        unique = target._meta.get_field(key)
+    except FieldDoesNotExist:
+        return None
+    if not isinstance(unique, Field) or not unique.unique:
+        return None
+    return _Lookup(foreign_key, target, key)
+
+
+def _null_safe(condition: Q) -> Q:
+    return Q(
+        Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+    )
 
 
 def _is_day(value: Any) -> bool:

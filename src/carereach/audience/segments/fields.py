@@ -10,7 +10,10 @@ Fields
     ``multi_valued=True`` marks a path that crosses a to-many relation; the compiler checks such a
     condition with ``EXISTS`` so that the query stays one SQL statement with no duplicate rows, and
     so that ``tag = "a" and tag = "b"`` means two tags, not one tag with two names.
-    ``custom.<key>`` names a key of the contact's JSON ``custom_fields``.
+    ``custom.<key>`` names a key of the contact's JSON ``custom_fields``. ``resolve_ids=True``
+    on a multi-valued path that ends in a unique key of a lookup table (``tags__name``,
+    ``hcp__specialties__code``) lets the compiler read the ids for ``=`` and ``in`` when it
+    compiles, and compare the link table's foreign key with them.
 
 Predicates
     A function in a query (``consented(sms, "podcast")``, ``clicked(within = 30d)``) is a
@@ -114,6 +117,7 @@ class FieldSpec:
     nullable: bool = True  # False drops `is null` and `is not null`
     normalize: Normalizer | None = None
     multi_valued: bool = False  # `path` crosses a to-many relation: checked with EXISTS
+    resolve_ids: bool = False  # `=`/`in` on a lookup table's unique key compare its ids
     json_key: bool = False  # `path` ends in a JSON key: compiled null-safely
     description: str = ""
 
@@ -512,12 +516,13 @@ def contact_fields() -> list[FieldSpec]:
                   description="persona slug"),
         FieldSpec("created_at", ValueType.DATETIME, path="created_at", nullable=False,
                   description="when the contact was created"),
-        FieldSpec("tag", ValueType.STRING, path="tags__name", multi_valued=True,
+        FieldSpec("tag", ValueType.STRING, path="tags__name", multi_valued=True, resolve_ids=True,
                   normalize=lambda value: _non_empty(value).lower(), description="has this tag"),
         FieldSpec("npi", ValueType.STRING, path="hcp__npi",
                   normalize=_pattern(r"[0-9]{10}", "an NPI is 10 digits"),
                   description="National Provider Identifier (HCPs)"),
         FieldSpec("specialty", ValueType.STRING, path="hcp__specialties__code", multi_valued=True,
+                  resolve_ids=True,
                   normalize=_pattern(r"[0-9A-Z]{9}X",
                                      "expected a NUCC taxonomy code such as 207Q00000X",
                                      upper=True),

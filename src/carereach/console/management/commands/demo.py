@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 
 from carereach.commands import CarereachCommand
@@ -21,6 +23,7 @@ class Command(CarereachCommand):
         parser.add_argument("--no-serve", action="store_true", help="seed, print, and exit")
 
     def run(self, *args: Any, **options: Any) -> None:
+        Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)  # the SQLite file lives there
         call_command("migrate", interactive=False, verbosity=0)
         seeded = demo_seed()
         self.stdout.write(f"Carereach demo users (password for all: {DEMO_PASSWORD}):")
