@@ -84,3 +84,19 @@ def test_there_is_no_simulator_with_a_real_carrier(
 ) -> None:
     settings.CHANNEL_PROVIDERS = {"sms": "twilio"}  # type: ignore[attr-defined]
     assert signed_in(Role.ADMIN).get(URL).status_code == 404
+
+
+def test_a_mailbox_shows_the_mails_the_sandbox_delivered(
+    signed_in: Callable[[Role], Client],
+) -> None:
+    program = factories.program("news", sender_emails=["news@example.com"])
+    message = messaging.mailed(program, "dana@example.org", body="Episode 12 is out.")
+    worker_tick("w1")
+    client = signed_in(Role.ADMIN)
+    assert "dana@example.org" in client.get(URL).context["numbers"]
+    page = client.get(URL, {"number": "dana@example.org"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert message.subject in html
+    assert "Episode 12 is out." in html
+    assert 'name="body"' not in html  # no reply box for a mailbox

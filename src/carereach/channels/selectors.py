@@ -9,9 +9,11 @@ from carereach.vocabulary import Channel
 
 
 def sandbox_numbers(*, limit: int = 50) -> list[str]:
-    """Phones the sandbox has texted or heard from, most recent first."""
+    """Phones and mailboxes the sandbox has reached or heard from, most recent first."""
     seen: dict[str, None] = {}
-    rows = SandboxMessage.objects.filter(channel=Channel.SMS).order_by("-created_at", "-id")
+    rows = SandboxMessage.objects.filter(channel__in=[Channel.SMS, Channel.EMAIL]).order_by(
+        "-created_at", "-id"
+    )
     for direction, to, sender in rows.values_list("direction", "to", "sender")[: limit * 20]:
         seen.setdefault(to if direction == Direction.OUT else sender, None)
         if len(seen) >= limit:
@@ -20,10 +22,12 @@ def sandbox_numbers(*, limit: int = 50) -> list[str]:
 
 
 def sandbox_thread(*, number: str, limit: int = 200) -> QuerySet[SandboxMessage]:
-    """The conversation with one phone, oldest first (the last `limit` messages)."""
+    """The conversation with one phone (or the mails to one mailbox), oldest first (the last
+    `limit` messages)."""
+    channel = Channel.EMAIL if "@" in number else Channel.SMS
     recent = (
-        SandboxMessage.objects.filter(channel=Channel.SMS, to=number)
-        | SandboxMessage.objects.filter(channel=Channel.SMS, sender=number)
+        SandboxMessage.objects.filter(channel=channel, to=number)
+        | SandboxMessage.objects.filter(channel=channel, sender=number)
     ).order_by("-created_at", "-id")[:limit]
     return SandboxMessage.objects.filter(pk__in=list(recent.values_list("pk", flat=True))).order_by(
         "created_at", "id"

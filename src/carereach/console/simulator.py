@@ -35,6 +35,7 @@ def _context(number: str, error: str = "", draft: str = "") -> dict[str, object]
         "number": number,
         "thread": list(sandbox_thread(number=number)) if number else [],
         "reply_to": sandbox_last_sender(number=number) if number else "",
+        "mailbox": "@" in number,  # mails are shown; replies are texts only
         "error": error,
         "draft": draft,
     }
