@@ -207,6 +207,7 @@ class Flaky:
 
     code = "flaky"
     idempotent = False
+    paced = False
 
     def __init__(self, failures: int, *, retryable: bool = True, error: str = "30003") -> None:
         self.failures = failures

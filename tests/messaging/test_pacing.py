@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from carereach.channels.base import InboundText, Outbound, SendResult, StatusReport
+from carereach.channels.types.email.transport import DjangoEmailTransport
+from carereach.channels.types.sandbox.transport import SandboxTransport
+from carereach.channels.types.twilio.transport import TwilioTransport
 from carereach.config import rates
 from carereach.consent.models import Program
 from carereach.errors import ConfigError
@@ -110,3 +113,9 @@ def test_dispatch_leaves_what_the_sender_cannot_take_waiting(
     assert waiting.count() == 4
     assert all(m.attempts == 0 for m in waiting)  # waiting for the rate is not an attempt
     assert dispatch_due(worker="w1").claimed == 0  # not due yet: one a second
+
+
+def test_carriers_are_paced_and_the_sandbox_and_smtp_are_not() -> None:
+    assert TwilioTransport.paced
+    assert not SandboxTransport.paced
+    assert not DjangoEmailTransport.paced

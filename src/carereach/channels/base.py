@@ -83,6 +83,9 @@ class Transport(Protocol):
     # True when re-sending the same key cannot reach the person twice (the provider dedupes):
     # only then may a message whose outcome is unknown be tried again.
     idempotent: bool
+    # True when the provider throttles per sender and per segment (carriers): dispatch takes
+    # each message's segments from the sender's shared budget before calling it.
+    paced: bool
 
     def send(self, message: Outbound) -> SendResult: ...
 

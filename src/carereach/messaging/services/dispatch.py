@@ -21,7 +21,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from carereach.channels.base import STATUS_RANK, DeliveryStatus, Outbound, SendResult
+from carereach.channels.base import (
+    STATUS_RANK,
+    DeliveryStatus,
+    Outbound,
+    SendResult,
+    Transport,
+)
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
 from carereach.consent.links import unsubscribe_headers
@@ -71,6 +77,18 @@ class DispatchReport:
     statuses: dict[str, int] = field(default_factory=dict)
 
 
+class Transports:
+    """The transport of each channel, built once per pass rather than once per message."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Transport] = {}
+
+    def get(self, channel: str) -> Transport:
+        if channel not in self._built:
+            self._built[channel] = transport_for(channel)
+        return self._built[channel]
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at an hour."""
     step: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
@@ -99,7 +117,8 @@ def outbox_recover(*, now: datetime) -> int:
         if connection.vendor == "postgresql":
             rows = rows.select_for_update(skip_locked=True)
         stuck = list(rows.values_list("pk", "channel"))
-        retry = [pk for pk, channel in stuck if transport_for(channel).idempotent]
+        transports = Transports()
+        retry = [pk for pk, channel in stuck if transports.get(channel).idempotent]
         give_up = [pk for pk, _ in stuck if pk not in set(retry)]
         if retry:
             Message.objects.filter(pk__in=retry).update(
@@ -209,8 +228,9 @@ def _pace(ids: list[int], now: datetime) -> tuple[list[int], int]:
         .values_list("pk", "channel", "sender", "segments")
     )
     by_sender: dict[str, list[tuple[int, int]]] = {}
+    transports = Transports()
     for pk, channel, sender, segments in rows:
-        if getattr(transport_for(channel), "paced", False):
+        if transports.get(channel).paced:
             by_sender.setdefault(sender, []).append((pk, max(segments, 1)))
     waiting: list[int] = []
     for sender, queue in sorted(by_sender.items()):
@@ -320,9 +340,10 @@ def dispatch_due(*, worker: str, limit: int | None = None) -> DispatchReport:
         .select_related("program")
         .order_by("lane", "due_at", "id")
     )
+    transports = Transports()
     for message in messages.iterator(chunk_size=500):
         try:
-            transport = transport_for(message.channel)
+            transport = transports.get(message.channel)
         except ConfigError:  # a provider with missing settings: keep the row, say why in the log
             logger.exception("no provider for %s messages", message.channel)
             Message.objects.filter(pk=message.pk, claimed_by=worker).update(

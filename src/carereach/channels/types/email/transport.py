@@ -36,6 +36,7 @@ def message_id_for(key: str) -> str:
 class DjangoEmailTransport:
     code = "email"
     idempotent = False  # SMTP has no idempotency: an unknown outcome is not retried
+    paced = False  # the mail server paces itself
 
     def send(self, message: Outbound) -> SendResult:
         message_id = message_id_for(message.key)

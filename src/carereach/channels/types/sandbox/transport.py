@@ -62,6 +62,7 @@ def _result(row: SandboxMessage) -> SendResult:
 class SandboxTransport:
     code = "sandbox"
     idempotent = True
+    paced = False  # nothing real to throttle
 
     def send(self, message: Outbound) -> SendResult:
         existing = SandboxMessage.objects.filter(key=message.key).first()

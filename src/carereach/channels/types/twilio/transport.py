@@ -269,6 +269,7 @@ def result_from_response(http_status: int, body: bytes) -> SendResult:
 class TwilioTransport:
     code = CODE
     idempotent = False  # Twilio does not deduplicate our sends on any key
+    paced = True  # about 1 segment/s per long code, 100/s per short code
     channels = frozenset({"sms"})
 
     def __init__(
