@@ -204,6 +204,7 @@ class InboundMessage(models.Model):
     category = models.CharField(max_length=20, blank=True)  # opt_out, help, ... or "" (a reply)
     needs_review = models.BooleanField(default=False)  # unclear: a person decides
     reviewed_by = models.CharField(max_length=150, blank=True)
+    handled_by = models.CharField(max_length=40, blank=True)  # an app answered it (replies.py)
     in_reply_to = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )

@@ -29,6 +29,7 @@ from carereach.messaging.models import (
     Message,
     MessageStatus,
 )
+from carereach.messaging.replies import InboundReply, reply_offer
 from carereach.messaging.services.dispatch import message_status_apply
 from carereach.messaging.services.outbox import event_new, notice_enqueue
 from carereach.vocabulary import Channel
@@ -125,6 +126,24 @@ def inbound_text_process(
         in_reply_to=previous,
         received_at=received_at,
     )
+    if not outcome.category and not outcome.needs_review:
+        handled_by = reply_offer(
+            InboundReply(
+                inbound_id=inbound.pk,
+                provider=provider,
+                provider_message_id=provider_message_id,
+                contact_id=inbound.contact_id,
+                from_number=from_number,
+                to_number=to_number,
+                body=body,
+                received_at=received_at,
+                in_reply_to_id=previous.pk if previous else None,
+                in_reply_to_key=previous.key if previous else None,
+            )
+        )
+        if handled_by:
+            inbound.handled_by = handled_by
+            inbound.save(update_fields=["handled_by"])
     if previous is not None:
         events = [event_new(previous, EventKind.REPLIED, received_at, category=inbound.category)]
         if outcome.category in ("opt_out", "unclear") and outcome.entries:
