@@ -132,6 +132,9 @@ STORAGES = {
 WORKER_HEARTBEAT_SECONDS = config.integer(env, "CARE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_STALE_SECONDS = config.integer(env, "CARE_WORKER_STALE_SECONDS", 60, minimum=2)
 
+# Public sign-up pages: POSTs allowed per client network address (SMS-pumping guard).
+SIGNUP_PER_HOUR = config.integer(env, "CARE_SIGNUP_PER_HOUR", 10, minimum=1)
+SIGNUP_PER_DAY = config.integer(env, "CARE_SIGNUP_PER_DAY", 50, minimum=1)
 # Delivery: which provider carries each channel (the built-in sandbox unless set), how many due
 # messages a worker claims at once, and how often a transient failure is tried again.
 CHANNEL_PROVIDERS = {
@@ -164,6 +167,9 @@ TWILIO_TIMEOUT_SECONDS = config.integer(env, "CARE_TWILIO_TIMEOUT_SECONDS", 5, m
 # Behind a load balancer that terminates TLS: rebuild the URL a carrier signed from its
 # X-Forwarded-Proto/Host/Port headers. Only when the balancer sets them (clients cannot).
 TRUST_PROXY = config.boolean(env, "CARE_TRUST_PROXY", False)
+# Proxies whose X-Forwarded-For gives `carereach web` the client's address (comma-separated IPs
+# or networks; "*" trusts every peer: only behind a balancer that overwrites the header).
+FORWARDED_ALLOW_IPS = env.get("CARE_FORWARDED_ALLOW_IPS", "127.0.0.1").strip() or "127.0.0.1"
 
 LOG_LEVEL = env.get("CARE_LOG_LEVEL", "INFO").upper()
 LOGGING = {

@@ -603,3 +603,33 @@ def test_program_api_opens_the_sign_up_page(api: Any, client: Client) -> None:
         "/api/v1/programs/events", {**body, "signup_kind": "robot"}, "application/json"
     )
     assert (wrong.status_code, wrong.json()["field"]) == (400, "signup_kind")
+
+
+def test_one_network_gets_a_limited_number_of_sign_ups(
+    client: Client, podcast: Program, sent_notices: SentNotices, settings: Any
+) -> None:
+    """A script feeding the form numbers (SMS pumping) is stopped after the hourly limit; the
+    refused POST writes and sends nothing, and another network is not affected."""
+    settings.SIGNUP_PER_HOUR = 2
+    numbers = ["+14155550131", "+14155550132", "+14155550133"]
+    answers = [_post(client, podcast, phone=number) for number in numbers]
+    assert [answer.status_code for answer in answers] == [302, 302, 429]
+    assert "Too many sign-ups from this network" in answers[2].content.decode()
+    assert set(ConsentEntry.objects.values_list("address", flat=True)) == set(numbers[:2])
+    assert len(sent_notices.messages) == 2
+    elsewhere = client.post(
+        f"/join/{podcast.code}/", _form(podcast, phone="+14155550135"), REMOTE_ADDR="198.51.100.7"
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_old_attempts_are_forgotten(client: Client, podcast: Program, settings: Any) -> None:
+    from carereach.consent.models import SignupAttempt
+    from carereach.consent.throttle import signup_attempts_prune
+
+    settings.SIGNUP_PER_HOUR = 1
+    assert _post(client, podcast, phone="+14155550141").status_code == 302
+    assert _post(client, podcast, phone="+14155550142").status_code == 429
+    SignupAttempt.objects.update(at=timezone.now() - timedelta(days=1, minutes=1))
+    assert signup_attempts_prune() == 1
+    assert _post(client, podcast, phone="+14155550142").status_code == 302

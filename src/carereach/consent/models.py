@@ -194,3 +194,20 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} suppression ({self.reason})"
+
+
+class SignupAttempt(models.Model):
+    """A POST to a public sign-up page, kept a day to limit sign-ups per network address.
+
+    In the database, not a process cache, so every web process on every machine counts the
+    same attempts: a script that submits many numbers (SMS pumping) is stopped wherever it lands.
+    """
+
+    ip = models.GenericIPAddressField(unpack_ipv4=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "at"])]
+
+    def __str__(self) -> str:
+        return f"sign-up attempt from {self.ip}"

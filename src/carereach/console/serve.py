@@ -6,6 +6,7 @@ import logging
 import threading
 
 import uvicorn
+from django.conf import settings
 from django.core.management import call_command
 
 from carereach.messaging.runtime import Loop, scheduler_loop, worker_loop
@@ -27,6 +28,10 @@ def serve(*, host: str, port: int, background: bool) -> None:
         log_config=None,
         access_log=False,
         lifespan="off",
+        # The client's address (sign-up limits, consent evidence) comes from X-Forwarded-For
+        # only when the peer is one of these proxies; anyone else cannot claim another address.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
     try:
         uvicorn.Server(config).run()

@@ -10,7 +10,9 @@ class MessagingConfig(AppConfig):
         # Consent's notices (opt-out confirmations, receipts, double opt-in requests) reach the
         # outbox through this hook: consent sits a floor below and must not import messaging.
         from carereach.consent.notices import notice_sender_register
+        from carereach.consent.throttle import signup_attempts_prune
         from carereach.content.hooks import content_retired_register
+        from carereach.messaging.runtime import scheduler_task_register
         from carereach.messaging.services.outbox import (
             messages_cancel_for_version,
             notice_enqueue,
@@ -19,3 +21,5 @@ class MessagingConfig(AppConfig):
         notice_sender_register(notice_enqueue)
         # Withdrawn or expired content: what still waits to be sent with it is cancelled.
         content_retired_register(messages_cancel_for_version)
+        # Sign-up attempts are counted a day per network address, then forgotten.
+        scheduler_task_register(signup_attempts_prune)

@@ -37,6 +37,7 @@ from carereach.consent.signup import (
     signup_channels,
     signup_open,
 )
+from carereach.consent.throttle import signup_attempt_allowed
 from carereach.consent.views.common import (
     REASONS,
     channel_label,
@@ -238,6 +239,10 @@ def signup_view(request: HttpRequest, code: str) -> HttpResponse:
     if program is None:
         return _signup_closed(request)
     channels = signup_channels(program)
+    if request.method == "POST" and not signup_attempt_allowed(client_evidence(request)["ip"]):
+        return private(
+            render(request, "consent/signup_busy.html", {"program": program}, status=429)
+        )
     if request.method == "POST" and request.POST.get("website"):
         # The honeypot was filled: a bot. It sees the usual answer; nothing is written or sent.
         return _thanks_redirect(program, channels=[], pending=program.double_opt_in)
