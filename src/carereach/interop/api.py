@@ -19,6 +19,7 @@ from carereach.campaigns.api import router as campaigns_router
 from carereach.consent.api import router as consent_router
 from carereach.content.api import router as content_router
 from carereach.errors import CarereachError
+from carereach.insights.api import router as insights_router
 from carereach.interop.health import router as health_router
 from carereach.messaging.api import router as messaging_router
 from carereach.security.api import router as security_router
@@ -82,3 +83,4 @@ api.add_router("/", consent_router)
 api.add_router("/", content_router)
 api.add_router("/", messaging_router)
 api.add_router("/", campaigns_router)
+api.add_router("/", insights_router)
