@@ -4,7 +4,8 @@ A person who clicks our links at lunch and answers texts at 19:00 reads at those
 that arrives then is more likely to be read than one at 08:00. The best hour is the local hour
 with the most engagement (human clicks and replies over the last `LOOKBACK`), each hour counting
 its neighbours at half weight, chosen only among hours inside the quiet-hours window of the
-person's state (a night owl gets the window's hour nearest their peak) (08:00-21:00, 20:00 in some states): the result can never break quiet hours. With
+person's state (08:00-21:00, 20:00 in some states; a night owl gets the window's hour nearest
+their peak): the result can never break quiet hours. With
 fewer than `MINIMUM` engagements, or no known time zone, there is no best hour (None): the
 caller keeps its own default time.
 """
