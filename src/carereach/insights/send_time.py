@@ -88,7 +88,7 @@ def best_send_hours(contact_ids: Sequence[int], *, now: datetime | None = None) 
     for contact_id, times in moments.items():
         row = reach.get(contact_id)
         zone = _zone(row.time_zone) if row is not None else None
-        if zone is None:
+        if row is None or zone is None:
             continue
         hour = best_hour((at.astimezone(zone).hour for at in times), window_for(row.state))
         if hour is not None:
