@@ -112,7 +112,9 @@ def podcast(users: dict[Role, User]) -> Podcast:
     series = series_save(code="heart", name="Heart Matters", program=made, actor=None)
     people = {
         "ana": hcp("Ana", phone="+12125550101"),
-        "ben": hcp("Ben", phone="+12125550102", email="ben@example.org", preferred_channels="email;sms"),
+        "ben": hcp(
+            "Ben", phone="+12125550102", email="ben@example.org", preferred_channels="email;sms"
+        ),
         "cy": hcp("Cy", phone="+18085550103", time_zone="Pacific/Honolulu"),
         "di": hcp("Di", phone="+12125550104"),
         "ed": hcp("Ed", phone="+12125550105"),

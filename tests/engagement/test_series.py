@@ -131,13 +131,16 @@ def test_series_page_shows_progress_to_marketers_only(
     page = signed_in(Role.MARKETER).get(url)
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Subscribers" in html and 'data-testid="release-queued"' in html
+    assert "Subscribers" in html
+    assert 'data-testid="release-queued"' in html
     assert signed_in(Role.ANALYST).get(url).status_code == 403
     assert signed_in(Role.FIELD_REP).get(url).status_code == 403
     assert release.pk
 
 
-def test_cli_releases_an_approved_episode(world: Podcast, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_releases_an_approved_episode(
+    world: Podcast, capsys: pytest.CaptureFixture[str]
+) -> None:
     release = publish(world)
     release.delete()
     call_command("series_release", str(release.version_id))

@@ -67,7 +67,7 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
-def _number(token: str) -> int | None | float:
+def _number(token: str) -> int | float | None:
     if token[0].isdigit():
         if "." in token or "," in token:
             return float(token.replace(",", "."))

@@ -95,9 +95,7 @@ def survey_question(*, program: str, question: str, low: int, high: int, languag
         return f"{program}: {question} Responda con un número del {low} al {high}. " + stop_line(
             language
         )
-    return f"{program}: {question} Reply with a number from {low} to {high}. " + stop_line(
-        language
-    )
+    return f"{program}: {question} Reply with a number from {low} to {high}. " + stop_line(language)
 
 
 def survey_reask(*, low: int, high: int, language: str) -> str:

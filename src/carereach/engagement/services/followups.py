@@ -92,9 +92,7 @@ def _check(data: InteractionInput, contact: Contact, now: datetime) -> Program |
         if program is None:
             program = content_program
         elif content_program is not None and content_program.pk != program.pk:
-            raise ValidationError(
-                "That content belongs to another program.", field="follow_up"
-            )
+            raise ValidationError("That content belongs to another program.", field="follow_up")
         check = content_eligibility(version=data.follow_up, contact=contact, now=now)
         if not check.eligible:
             raise ValidationError(
@@ -109,16 +107,15 @@ def _check(data: InteractionInput, contact: Contact, now: datetime) -> Program |
             raise ValidationError("The meeting must be in the future.", field="meeting_at")
         link = data.meeting_link.strip()
         if not link.startswith("https://") or " " in link or len(link) > 500:
-            raise ValidationError(
-                "Give the meeting's link (https://...).", field="meeting_link"
-            )
+            raise ValidationError("Give the meeting's link (https://...).", field="meeting_link")
     if (data.follow_up is not None or meeting) and program is None:
         raise ValidationError("Choose the program the HCP consented to.", field="program")
     if program is not None and not program.active:
         raise ValidationError("That program is closed.", field="program")
-    if data.channel:
-        if data.channel not in SENDABLE or program is None or data.channel not in program.channels:
-            raise ValidationError("The program does not send on that channel.", field="channel")
+    if data.channel and (
+        data.channel not in SENDABLE or program is None or data.channel not in program.channels
+    ):
+        raise ValidationError("The program does not send on that channel.", field="channel")
     if data.notify_by_text and data.follow_up is None:
         raise ValidationError(
             "A text can only announce a follow-up sent by e-mail or voicemail.",
@@ -138,13 +135,17 @@ def _outcome(trigger_key: str) -> str:
 
 
 def _follow_up(
-    interaction: Interaction, version: ContentVersion, at: datetime, attribution: str
+    interaction: Interaction,
+    program: Program,
+    version: ContentVersion,
+    at: datetime,
+    attribution: str,
 ) -> FanoutReport:
     failures = RenderFailures()
     trigger = PersonTrigger(
         key=f"{interaction.trigger_key}:followup",
         origin="rep",
-        program=interaction.program,  # type: ignore[arg-type]
+        program=program,
         channel=interaction.channel or Channel.SMS,
         step="followup",
         lane=Lane.BULK,
@@ -187,7 +188,8 @@ def _waiting(interaction: Interaction, at: datetime, attribution: str) -> str:
     if sent is None or sent.channel == Channel.SMS:
         return "not needed: the follow-up went by text" if sent else "not sent: no follow-up"
     program = interaction.program
-    assert program is not None
+    if program is None:
+        return "not sent: no program"
     channel = sent.channel
 
     def words(contact: Contact, language: str) -> str:
@@ -219,7 +221,8 @@ def meeting_send(interaction: Interaction, *, step: str, at: datetime) -> str:
     """The invite (step "invite") or the reminder ("reminder") of a virtual meeting."""
     program = interaction.program
     meeting_at = interaction.meeting_at
-    assert program is not None and meeting_at is not None
+    if program is None or meeting_at is None:
+        return "not sent: no meeting"
     words_of = texts.meeting_invite if step == "invite" else texts.meeting_reminder
 
     def words(contact: Contact, language: str) -> str:
@@ -293,8 +296,8 @@ def interaction_log(*, actor: User, data: InteractionInput) -> Logged:
     sent: dict[str, str] = {}
     day = f"{interaction.occurred_at:%Y-%m-%d}"
     attribution = f"Follow-up from {rep} after a {data.kind} on {day}."
-    if data.follow_up is not None:
-        _follow_up(interaction, data.follow_up, now, attribution)
+    if data.follow_up is not None and program is not None:
+        _follow_up(interaction, program, data.follow_up, now, attribution)
         sent["followup"] = _outcome(f"{interaction.trigger_key}:followup")
         if data.notify_by_text:
             sent["waiting"] = _waiting(interaction, now, attribution)
@@ -375,7 +378,9 @@ def meeting_reply(reply: InboundReply) -> str | None:
             changes=["meeting_status"],
             note=f"meeting {interaction.meeting_status} by the HCP's reply",
         )
-        body = texts.meeting_answer(confirmed=confirmed, rep=interaction.rep_name, language=language)
+        body = texts.meeting_answer(
+            confirmed=confirmed, rep=interaction.rep_name, language=language
+        )
     message_enqueue(
         key=f"{interaction.trigger_key}:answer:{reply.provider}:{reply.provider_message_id}",
         origin="rep",

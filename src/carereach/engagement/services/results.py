@@ -60,8 +60,7 @@ def _portal(url: str) -> str:
         raise ValidationError("Give the portal's https:// link.", field="portal_url")
     if parts.query or parts.fragment:
         raise ValidationError(
-            "The portal link may not carry a query or fragment: a notice holds no result "
-            "details.",
+            "The portal link may not carry a query or fragment: a notice holds no result details.",
             field="portal_url",
         )
     return url
