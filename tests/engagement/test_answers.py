@@ -9,7 +9,19 @@ from hypothesis import strategies as st
 from carereach.engagement.answers import Answer, Verdict, _fold, answer_parse
 
 ENGLISH = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-SPANISH = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"]
+SPANISH = [
+    "cero",
+    "uno",
+    "dos",
+    "tres",
+    "cuatro",
+    "cinco",
+    "seis",
+    "siete",
+    "ocho",
+    "nueve",
+    "diez",
+]
 
 padding = st.sampled_from(["", " ", "  ", "\n", "\t"])
 ending = st.sampled_from(["", "!", ".", "!!", "?", " :)", ", thanks", " gracias"])

@@ -51,7 +51,9 @@ def leaflet(world: Podcast) -> ContentVersion:
         ],
         contact_kinds=["hcp"],
     )  # fmt: skip
-    return content.approve(content.first_version(item), author=world.author, reviewer=world.reviewer)
+    return content.approve(
+        content.first_version(item), author=world.author, reviewer=world.reviewer
+    )
 
 
 def mine(world: Podcast, **fields: str) -> int:
@@ -92,9 +94,7 @@ def test_reps_act_only_in_their_territory(
     assert not Interaction.objects.exists()
 
 
-def test_content_the_hcp_may_not_receive_is_refused_by_its_field(
-    world: Podcast, rep: User
-) -> None:
+def test_content_the_hcp_may_not_receive_is_refused_by_its_field(world: Podcast, rep: User) -> None:
     item = content.item(
         actor=world.author, code="kids", program=world.program, specialties=["208000000X"]
     )
@@ -214,7 +214,11 @@ def test_other_replies_reach_the_reps_inbox(world: Podcast, rep: User, clock: Cl
 def test_bad_input_is_refused_by_field_and_nothing_is_written(
     world: Podcast, rep: User, clock: Clock, fields: dict[str, object], field: str
 ) -> None:
-    values: dict[str, object] = {"contact_id": mine(world), "kind": "visit", "program": world.program}
+    values: dict[str, object] = {
+        "contact_id": mine(world),
+        "kind": "visit",
+        "program": world.program,
+    }
     if fields.pop("no_program", None):
         values["program"] = None
     when = fields.pop("meeting_at", None)
