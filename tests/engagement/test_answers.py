@@ -75,7 +75,7 @@ def test_any_text_gets_a_verdict_and_never_raises(text: str) -> None:
 @given(st.text(alphabet=st.characters(exclude_categories=("Nd",)), max_size=50))
 def test_text_without_digits_or_number_words_is_unreadable(text: str) -> None:
     words = set(ENGLISH + SPANISH + ["una", "eleven"])
-    folded = _fold(text)  # "¹" and "９" fold to digits: those are numbers too
+    folded = _fold(text)  # superscript and full-width digits fold to digits: numbers too
     tokens = set("".join(c if c.isalpha() else " " for c in folded).split())
     if tokens & words or any(c in "0123456789" for c in folded):
         return

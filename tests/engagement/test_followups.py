@@ -46,8 +46,10 @@ def leaflet(world: Podcast) -> ContentVersion:
         kind="dosing_update",
         bodies=[
             content.sms(FOLLOW_UP),
-            content.email("Dear {{ last_name_with_title }}, from {{ rep_name }}: {{ tracked_link }}",
-                          subject="Dosing leaflet"),
+            content.email(
+                "Dear {{ last_name_with_title }}, from {{ rep_name }}: {{ tracked_link }}",
+                subject="Dosing leaflet",
+            ),
         ],
         contact_kinds=["hcp"],
     )  # fmt: skip
@@ -208,7 +210,10 @@ def test_other_replies_reach_the_reps_inbox(world: Podcast, rep: User, clock: Cl
         ({"meeting_at": "future", "meeting_link": "ftp://x"}, "meeting_link"),
         ({"kind": "lunch"}, "kind"),
         ({"notify_by_text": True}, "notify_by_text"),
-        ({"meeting_at": "future", "meeting_link": "https://x.example.org", "no_program": 1}, "program"),
+        (
+            {"meeting_at": "future", "meeting_link": "https://x.example.org", "no_program": 1},
+            "program",
+        ),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_by_field_and_nothing_is_written(

@@ -14,9 +14,9 @@ from carereach.engagement.services.results import result_notice_send
 from carereach.errors import ValidationError
 from carereach.messaging.models import Lane, Message
 from carereach.security.roles import Role
+from tests.audience import factories as audience
 from tests.content import factories as content
 from tests.engagement.factories import Clock, grant, revoke
-from tests.audience import factories as audience
 
 pytestmark = pytest.mark.django_db
 
