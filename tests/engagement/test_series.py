@@ -6,10 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from carereach.content.services import version_approve, version_withdraw
+from carereach.content.models import ContentVersion
+from carereach.content.services import (
+    version_approve,
+    version_input_of,
+    version_save,
+    version_withdraw,
+)
 from carereach.engagement.models import ReleaseStatus, SeriesRelease
 from carereach.engagement.selectors import release_progress
 from carereach.engagement.tasks import engagement_tick
@@ -21,6 +28,11 @@ from tests.content import factories as content
 from tests.engagement.factories import Clock, Podcast, episode, in_review
 
 pytestmark = pytest.mark.django_db
+
+
+def version_save_draft(version: ContentVersion, author: User) -> ContentVersion:
+    """The next draft of an approved version (saving it makes one), unchanged."""
+    return version_save(version=version, data=version_input_of(version), actor=author)
 
 
 def publish(world: Podcast, number: int = 1, **version: object) -> SeriesRelease:
@@ -149,3 +161,17 @@ def test_cli_releases_an_approved_episode(
     with pytest.raises(SystemExit) as exit_info:
         call_command("series_release", "999999")
     assert exit_info.value.code == 2
+
+
+def test_a_corrected_version_goes_only_to_those_who_did_not_get_the_first(
+    world: Podcast, users: dict[Role, User]
+) -> None:
+    first = publish(world)
+    engagement_tick()
+    worker_tick("w1")  # Ana's text and Ben's mail go; Cy's waits for 08:00 in Honolulu
+    version_withdraw(version=first.version, actor=world.reviewer, reason="typo")  # Cy's: cancelled
+    fixed = version_save_draft(first.version, world.author)
+    approved = content.approve(fixed, author=world.author, reviewer=world.reviewer)
+    engagement_tick()
+    second = SeriesRelease.objects.get(version=approved)
+    assert set(by_person(world, second)) == {"cy"}

@@ -173,10 +173,10 @@ def demo_engagement_seed(
         .first()
     )
     if answered is not None:
-        number = answered.phones.order_by("rank", "id").values_list("e164", flat=True).first()
+        phone = answered.phones.order_by("rank", "id").values_list("e164", flat=True).first()
         sender = (program.sender_numbers or [""])[0]
-        if number and sender:
-            sandbox_text_in(from_number=number, to=sender, body="Nine!")
+        if phone and sender:
+            sandbox_text_in(from_number=phone, to=sender, body="Nine!")
             worker_tick("demo-seed")
     notes.append(
         f"demo survey: {survey.name} asked {report.queued + report.held} HCPs by text "

@@ -316,7 +316,7 @@ def meetings_remind_due(*, now: datetime | None = None) -> int:
     for pk in list(due[:500]):
         with transaction.atomic():
             interaction = (
-                Interaction.objects.select_for_update()
+                Interaction.objects.select_for_update(of=("self",))
                 .select_related("program")
                 .filter(pk=pk, reminded_at__isnull=True)
                 .first()
@@ -351,7 +351,7 @@ def meeting_reply(reply: InboundReply) -> str | None:
     if parsed is None or reply.contact_id is None or parsed[1] not in ("invite", "reminder"):
         return None
     interaction = (
-        Interaction.objects.select_for_update()
+        Interaction.objects.select_for_update(of=("self",))
         .select_related("contact")
         .filter(pk=parsed[0], contact_id=reply.contact_id)
         .first()

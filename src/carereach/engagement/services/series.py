@@ -39,13 +39,14 @@ from carereach.content.selectors import version_get
 from carereach.engagement.models import ReleaseStatus, SeriesRelease
 from carereach.engagement.services.delivery import PersonTrigger, fanout_by_preference
 from carereach.errors import ConflictError, ValidationError
-from carereach.messaging.models import Lane
+from carereach.messaging.models import Lane, MessageStatus
 from carereach.messaging.services.fanout import FanoutReport, Renderer
 from carereach.messaging.services.rendering import (
     RenderFailures,
     content_renderer,
     render_failures_skip,
 )
+from carereach.messaging.services.triggers import trigger_messages
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
 
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers per fan-out transaction
 STALE_AFTER = timedelta(days=7)  # an episode text still waiting a week later is not sent
+# An earlier version's message in these statuses never reached the person.
+NOT_RECEIVED = (MessageStatus.SKIPPED, MessageStatus.CANCELLED, MessageStatus.EXPIRED)
 
 
 def _audit(release: SeriesRelease, actor: User | None, note: str) -> None:
@@ -143,9 +146,30 @@ def _content_problem(version: ContentVersion, at: datetime) -> str:
     return f"Version {version.label}: {REASON_TEXT[availability]}."
 
 
+def _already_have(release: SeriesRelease, version: ContentVersion, ids: list[int]) -> set[int]:
+    """Subscribers who got (or will get) an earlier version of the same episode: a corrected
+    version approved later goes only to those who did not."""
+    earlier = (
+        SeriesRelease.objects.filter(version__item_id=version.item_id)
+        .exclude(pk=release.pk)
+        .values_list("version_id", flat=True)
+    )
+    have: set[int] = set()
+    for version_id in earlier:
+        have.update(
+            trigger_messages(trigger_key=f"series:{version_id}")
+            .filter(contact_id__in=ids)
+            .exclude(status__in=NOT_RECEIVED)
+            .values_list("contact_id", flat=True)
+        )
+    return have
+
+
 def _fanout_batch(
     release: SeriesRelease, version: ContentVersion, ids: list[int], at: datetime
 ) -> FanoutReport:
+    have = _already_have(release, version, ids)
+    ids = [pk for pk in ids if pk not in have]
     failures = RenderFailures()
     eligible = set(
         Contact.objects.filter(pk__in=ids)
