@@ -175,3 +175,34 @@ def test_a_corrected_version_goes_only_to_those_who_did_not_get_the_first(
     engagement_tick()
     second = SeriesRelease.objects.get(version=approved)
     assert set(by_person(world, second)) == {"cy"}
+
+
+def test_api_lists_releases_and_releases_an_older_episode(
+    world: Podcast, api: Callable[[Role], Client]
+) -> None:
+    older = publish(world)
+    SeriesRelease.objects.all().delete()  # approved before subscriptions existed
+    response = api(Role.MARKETER).post(
+        "/api/v1/series/releases", {"version": older.version_id}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["status"], body["planned"]) == ("done", 3)
+    assert body["progress"]["queued"] == 2
+    listed = api(Role.MARKETER).get(f"/api/v1/series/{world.series.pk}/releases").json()
+    assert listed["subscribers"] == 3
+    assert [r["version"] for r in listed["releases"]] == [older.version_id]
+    again = api(Role.MARKETER).post(
+        "/api/v1/series/releases", {"version": older.version_id}, content_type="application/json"
+    )
+    assert again.json()["id"] == body["id"]
+    for role in (Role.FIELD_REP, Role.ANALYST, Role.COMPLIANCE):
+        assert api(role).get(f"/api/v1/series/{world.series.pk}/releases").status_code == 403
+    draft = episode(world.series, author=world.author, number=9)
+    refused = api(Role.MARKETER).post(
+        "/api/v1/series/releases",
+        {"version": content.first_version(draft).pk},
+        content_type="application/json",
+    )
+    assert refused.status_code == 409
+    assert refused.json()["field"] == "version"
