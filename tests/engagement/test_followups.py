@@ -198,7 +198,9 @@ def test_other_replies_reach_the_reps_inbox(world: Podcast, rep: User, clock: Cl
     worker_tick("w1")
     sandbox_text_in(from_number="+14155550177", to=SENDER, body="Can we do Friday instead?")
     worker_tick("w1")
-    assert InboundMessage.objects.get().handled_by == ""
+    sandbox_text_in(from_number="+14155550177", to=SENDER, body="I can't make it at 2")
+    worker_tick("w1")
+    assert list(InboundMessage.objects.values_list("handled_by", flat=True)) == ["", ""]
     assert Interaction.objects.get(pk=logged.interaction.pk).meeting_status == "invited"
 
 

@@ -51,6 +51,7 @@ from carereach.vocabulary import Channel
 REMINDER_BEFORE = timedelta(hours=24)
 LATE_REMINDER_BEFORE = timedelta(hours=1)  # a meeting booked for tomorrow morning
 FOLLOW_UP_STALE = timedelta(days=3)
+SHORT_ANSWER_WORDS = 3  # "1", "1 thanks", "2 sorry!": longer texts go to the rep's inbox
 
 
 @dataclass(frozen=True)
@@ -343,9 +344,9 @@ def _parse_key(key: str | None) -> tuple[int, str] | None:
 def meeting_reply(reply: InboundReply) -> str | None:
     """Messaging's reply hook: "1" confirms and "2" cancels the meeting the text was about.
 
-    Only an answer that is a number is taken (a "3" gets the question again); anything else
-    ("see you then!") goes to the rep's inbox. CANCEL alone never arrives here: it is an
-    opt-out word, and consent sees every text first.
+    Only a short answer that is a number is taken (a "3" gets the question again); anything
+    else ("see you then!", "can't make it at 2") goes to the rep's inbox. CANCEL alone never
+    arrives here: it is an opt-out word, and consent sees every text first.
     """
     parsed = _parse_key(reply.in_reply_to_key)
     if parsed is None or reply.contact_id is None or parsed[1] not in ("invite", "reminder"):
@@ -358,6 +359,8 @@ def meeting_reply(reply: InboundReply) -> str | None:
     )
     if interaction is None or interaction.meeting_at is None:
         return None
+    if len(reply.body.split()) > SHORT_ANSWER_WORDS:
+        return None  # "I'll be 10 minutes late", "not at 2": for the rep to read
     answer = answer_parse(reply.body, low=1, high=2)
     if answer.verdict == Verdict.UNREADABLE:
         return None
