@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "carereach.messaging",
     "carereach.campaigns",
     "carereach.insights",
+    "carereach.engagement",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",

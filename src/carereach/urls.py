@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("carereach.messaging.urls")),
     path("", include("carereach.campaigns.urls")),
     path("", include("carereach.insights.urls")),
+    path("", include("carereach.engagement.urls")),
     path("", include("carereach.console.urls")),
 ]

@@ -303,7 +303,7 @@ def test_a_recipient_whose_local_time_passed_gets_it_when_allowed(
 def test_a_recipient_the_content_refuses_is_skipped_not_fatal(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from carereach.campaigns import pipeline
+    from carereach.messaging.services import rendering as pipeline
 
     real = pipeline.content_render
     refused = world.people["la"].pk

@@ -31,6 +31,7 @@ def test_demo_seed_makes_one_user_per_role_once() -> None:
     assert set(Program.objects.values_list("code", flat=True)) == {
         "cardio-podcast",
         "refill-reminders",
+        "wellness-tips",
     }
     for username, role in DEMO_USERS.items():
         user = User.objects.get(username=username)

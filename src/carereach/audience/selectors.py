@@ -130,6 +130,12 @@ def contact_ids_for_phone(number: str) -> list[int]:
     return sorted(set(Phone.objects.filter(e164=number).values_list("contact_id", flat=True)))
 
 
+def preferred_channels_for(*, contact_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each contact's preferred channels, in their order (an empty list: no preference)."""
+    rows = Contact.objects.filter(pk__in=list(contact_ids)).values_list("pk", "preferred_channels")
+    return {pk: [str(c) for c in (channels or [])] for pk, channels in rows}
+
+
 @dataclass(frozen=True)
 class Reach:
     """What the delivery engine needs to know about reaching one contact on one channel."""

@@ -7,7 +7,6 @@ two can never disagree about who would get the message and why not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -23,15 +22,12 @@ from carereach.consent.models import Program, ProgramType
 from carereach.content.eligibility import (
     REASON_TEXT,
     content_eligible_q,
-    language_code,
     version_availability,
 )
 from carereach.content.eligibility import Reason as ContentReason
 from carereach.content.models import ContentVersion
-from carereach.content.rendering import content_render
-from carereach.errors import CarereachError
 from carereach.messaging.models import Lane
-from carereach.messaging.services.fanout import Rendered, Renderer, Trigger
+from carereach.messaging.services.fanout import Trigger
 from carereach.vocabulary import Channel
 
 ELIGIBLE_WINDOW = 2000  # contacts whose content eligibility is known at once
@@ -129,44 +125,3 @@ def campaign_trigger(
             ELIGIBLE_WINDOW,
         ),
     )
-
-
-@dataclass
-class RenderFailures:
-    """Recipients the content could not be rendered for (per message key), with why."""
-
-    errors: dict[str, CarereachError] = field(default_factory=dict)
-
-
-def campaign_renderer(
-    campaign: Campaign,
-    *,
-    channel: str,
-    version: ContentVersion,
-    addresses: dict[int, str],
-    failures: RenderFailures,
-    at: datetime | None = None,
-) -> Renderer:
-    """`content_render` for each recipient; a recipient it refuses is noted, not fatal.
-
-    The fan-out writes a row with an empty body for a noted key; the caller turns those rows
-    into skips with the content's reason in the same transaction, before anyone can claim them.
-    """
-
-    def render(contact: Contact, key: str, language: str) -> Rendered:
-        try:
-            rendered = content_render(
-                version=version,
-                contact=contact,
-                channel=channel,
-                language=language_code(language),
-                message_key=key,
-                address=addresses.get(contact.pk, ""),
-                now=at,
-            )
-        except CarereachError as error:
-            failures.errors[key] = error
-            return Rendered(body="")
-        return Rendered(body=rendered.text, subject=rendered.subject)
-
-    return render

@@ -71,6 +71,19 @@ def consented_q(
     )
 
 
+def program_subscribers(*, program: Program, now: datetime | None = None) -> QuerySet[Contact]:
+    """Contacts with a granted, unexpired consent to the program on at least one channel: the
+    subscribers of a series or a program. Someone who opted out everywhere is not among them."""
+    now = now or timezone.now()
+    return Contact.objects.filter(
+        Exists(
+            ConsentState.objects.filter(
+                contact=OuterRef("pk"), program=program, status=ConsentStatus.GRANTED
+            ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        )
+    )
+
+
 def consent_states_for_contact(*, contact: Contact) -> QuerySet[ConsentState]:
     return (
         ConsentState.objects.filter(contact=contact)

@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from carereach.audience.demo import demo_audience_seed
-from carereach.campaigns.demo import demo_campaigns_seed
+from carereach.campaigns.demo import demo_campaigns_seed, demo_patient_campaigns_seed
 from carereach.consent.models import Program
 from carereach.consent.services import program_save
 from carereach.content.demo import demo_content_seed
+from carereach.engagement.demo import demo_engagement_seed
 from carereach.security.roles import ROLE_LABELS, Role
 from carereach.security.services import user_create
 
@@ -57,6 +58,17 @@ def demo_seed() -> Seeded:
     seeded.notes.extend(demo_programs_seed(actor=users["admin"]))
     seeded.notes.extend(demo_content_seed(author=users["marketer"], reviewer=users["compliance"]))
     seeded.notes.extend(demo_campaigns_seed(marketer=users["marketer"], rep=users.get("rep")))
+    seeded.notes.extend(
+        demo_patient_campaigns_seed(marketer=users["marketer"], reviewer=users["compliance"])
+    )
+    seeded.notes.extend(
+        demo_engagement_seed(
+            author=users["marketer"],
+            reviewer=users["compliance"],
+            rep=users.get("rep"),
+            marketer=users["marketer"],
+        )
+    )
     return seeded
 
 

@@ -1,4 +1,4 @@
-"""What happens elsewhere when a version is retired: a small registry content calls into.
+"""What happens elsewhere when a version is retired or published: small registries content calls.
 
 Content sits below messaging and must not import it. Messaging registers a callback (in its
 AppConfig.ready) that cancels queued and scheduled messages of a retired version:
@@ -53,3 +53,43 @@ def content_retired_notify(event: RetiredVersion) -> int:
     for hook in list(_hooks):
         cancelled += hook(event) or 0
     return cancelled
+
+
+# -- published versions ------------------------------------------------------------------------
+#
+# The mirror image: a version approved (published) is news for apps above content. The
+# engagement app registers one that schedules a series episode for the series' subscribers.
+# Callbacks run inside the approving transaction, so an approval that rolls back schedules
+# nothing; heavy work belongs after commit (`transaction.on_commit`) or to the scheduler.
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    version_id: int
+    item_id: int
+    series_id: int | None  # the item's series, if it is an episode
+    valid_from: datetime  # when it may first go out
+    at: datetime  # when it was approved
+    actor_id: int | None  # the reviewer who approved it
+
+
+PublishedHook = Callable[[PublishedVersion], None]
+
+_published_hooks: list[PublishedHook] = []
+
+
+def content_published_register(hook: PublishedHook) -> PublishedHook:
+    """Call `hook` for every version approved from now on (once, however often registered)."""
+    if hook not in _published_hooks:
+        _published_hooks.append(hook)
+    return hook
+
+
+def content_published_unregister(hook: PublishedHook) -> None:
+    if hook in _published_hooks:
+        _published_hooks.remove(hook)
+
+
+def content_published_notify(event: PublishedVersion) -> None:
+    for hook in list(_published_hooks):
+        hook(event)

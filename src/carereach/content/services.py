@@ -29,7 +29,12 @@ from django.utils import timezone
 from carereach.audience.models import ContactKind
 from carereach.audience.selectors import specialty_codes
 from carereach.consent.models import Program
-from carereach.content.hooks import RetiredVersion, content_retired_notify
+from carereach.content.hooks import (
+    PublishedVersion,
+    RetiredVersion,
+    content_published_notify,
+    content_retired_notify,
+)
 from carereach.content.models import (
     OPEN_STATUSES,
     ContentBody,
@@ -584,6 +589,16 @@ def version_approve(
                 actor=reviewer,
                 reason=f"superseded by {version.label}",
             )
+    content_published_notify(
+        PublishedVersion(
+            version_id=version.pk,
+            item_id=version.item_id,
+            series_id=version.item.series_id,
+            valid_from=valid_from,
+            at=now,
+            actor_id=reviewer.pk,
+        )
+    )
     return version
 
 

@@ -18,6 +18,7 @@ from carereach.audience.api import router as audience_router
 from carereach.campaigns.api import router as campaigns_router
 from carereach.consent.api import router as consent_router
 from carereach.content.api import router as content_router
+from carereach.engagement.api import router as engagement_router
 from carereach.errors import CarereachError
 from carereach.insights.api import router as insights_router
 from carereach.interop.health import router as health_router
@@ -84,3 +85,4 @@ api.add_router("/", content_router)
 api.add_router("/", messaging_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", insights_router)
+api.add_router("/", engagement_router)

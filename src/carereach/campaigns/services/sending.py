@@ -31,9 +31,7 @@ from carereach.campaigns.models import (
     ScheduleKind,
 )
 from carereach.campaigns.pipeline import (
-    RenderFailures,
     campaign_audience,
-    campaign_renderer,
     campaign_sender,
     campaign_trigger,
     content_problem,
@@ -56,6 +54,11 @@ from carereach.messaging.models import (
 )
 from carereach.messaging.services.fanout import FanoutReport, Renderer, fanout
 from carereach.messaging.services.outbox import Reason, message_enqueue
+from carereach.messaging.services.rendering import (
+    RenderFailures,
+    content_renderer,
+    render_failures_skip,
+)
 from carereach.messaging.services.triggers import trigger_unfinished
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
@@ -89,42 +92,6 @@ def _begin(campaign: Campaign, at: datetime) -> None:
         campaign, CampaignAction.STARTED, None, at, note=f"{campaign.audience_size} in the segment"
     )
     _audit(campaign, "started sending")
-
-
-def _content_code(error: Exception) -> str:
-    return str(getattr(error, "reason", "") or getattr(error, "code", "") or "render_failed")
-
-
-def _skip_unrendered(failures: RenderFailures, at: datetime, report: FanoutReport) -> None:
-    """Rows whose text the content refused to render become skips, before anyone may claim
-    them (same transaction): the content's reason replaces the decision's."""
-    if not failures.errors:
-        return
-    rows = list(Message.objects.filter(key__in=list(failures.errors)))
-    by_code: dict[str, list[int]] = {}
-    for message in rows:
-        error = failures.errors[message.key]
-        code = _content_code(error)
-        if message.status == MessageStatus.QUEUED:
-            report.queued -= 1
-        elif message.status == MessageStatus.HELD:
-            report.held -= 1
-        message.status = MessageStatus.SKIPPED
-        message.done_at = at
-        message.body = ""
-        message.subject = ""
-        message.segments = 0
-        message.reasons = [{"code": code, "text": getattr(error, "message", str(error))}]
-        by_code.setdefault(code, []).append(message.pk)
-        report.skipped += 1
-        report.skip_reasons[code] = report.skip_reasons.get(code, 0) + 1
-    Message.objects.bulk_update(
-        rows, ["status", "done_at", "body", "subject", "segments", "reasons"]
-    )
-    for code, ids in by_code.items():
-        MessageEvent.objects.filter(
-            message_id__in=ids, kind__in=[EventKind.QUEUED, EventKind.HELD]
-        ).update(kind=EventKind.SKIPPED, detail={"reason": code})
 
 
 def _retime_local(
@@ -190,8 +157,7 @@ def _fanout_batch(
     for channel in trigger.channels:
         facts = reach_for_contacts(contact_ids=ids, channel=channel)
         reach = reach or facts  # zones and states are the contact's, whatever the channel
-        renderers[channel] = campaign_renderer(
-            campaign,
+        renderers[channel] = content_renderer(
             channel=channel,
             version=version,
             addresses={pk: one.address for pk, one in facts.items()},
@@ -206,7 +172,7 @@ def _fanout_batch(
         now=at,
         batch_size=len(ids) + 1,
     )
-    _skip_unrendered(failures, at, report)
+    render_failures_skip(failures, at, report)
     if campaign.schedule_kind == ScheduleKind.LOCAL:
         _retime_local(campaign, [trigger.message_key(pk) for pk in ids], reach, at, report)
     return report

@@ -69,6 +69,9 @@ class Trigger:
     # Further channels, in order, for contacts the first cannot reach (no consent, no address,
     # a landline...): each person gets one message, on the first channel that may be used.
     fallback: tuple[str, ...] = ()
+    # On whose behalf it goes ("Follow-up from Sam Ortiz after a visit on ..."): stored as a
+    # reason on each message, so "why did she get this?" names the person.
+    attribution: str = ""
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -321,6 +324,11 @@ def _write(
                     *(
                         {"code": "fallback", "text": f"Not by {other}: {why}"}
                         for other, why in choice.passed_over
+                    ),
+                    *(
+                        [{"code": "on_behalf_of", "text": trigger.attribution}]
+                        if trigger.attribution
+                        else []
                     ),
                 ],
                 due_at=decision.due_at or at,
