@@ -151,12 +151,31 @@ def _first(model: type[Phone] | type[Email] | type[PostalAddress], column: str) 
     return Subquery(rows.values(column)[:1])
 
 
+POSTAL_PREFIX = "postal:"  # a postal address as the ledger and the outbox name it
+
+
+def postal_address_name(pk: int) -> str:
+    return f"{POSTAL_PREFIX}{pk}"
+
+
+def _address_name(channel: str, best: object) -> str:
+    if not best:
+        return ""
+    return postal_address_name(int(str(best))) if channel == "letter" else str(best)
+
+
 def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Reach]:
     """One query for a whole batch: each contact's best address on the channel and the facts
     the policy engine weighs (status, zone, state, confidential-communication request)."""
     phone = channel in ("sms", "voice")
+    if phone:
+        best = _first(Phone, "e164")
+    elif channel == "letter":  # the postal address's id, named below as consent names it
+        best = _first(PostalAddress, "id")
+    else:
+        best = _first(Email, "address")
     rows = Contact.objects.filter(pk__in=contact_ids).annotate(
-        best_address=_first(Phone, "e164") if phone else _first(Email, "address"),
+        best_address=best,
         best_line=_first(Phone, "line_type") if phone else Value(""),
         best_state=_first(PostalAddress, "state"),
     )
@@ -180,7 +199,7 @@ def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Rea
             time_zone=row["time_zone"] or "",
             language=row["language"] or "en",
             state=row["best_state"] or "",
-            address=row["best_address"] or "",
+            address=_address_name(channel, row["best_address"]),
             line_type=row["best_line"] or "",
             confidential_channel=row["patient__confidential_channel"] or "",
             confidential_address=row["patient__confidential_address"] or "",
