@@ -227,4 +227,3 @@ def test_an_address_suppressed_after_queueing_moves_on_at_claim(program: Program
     text.refresh_from_db()
     assert text.status == MessageStatus.SKIPPED
     assert Message.objects.get(key=f"fallback:{text.pk}").channel == "email"
-

@@ -130,6 +130,18 @@ def contact_ids_for_phone(number: str) -> list[int]:
     return sorted(set(Phone.objects.filter(e164=number).values_list("contact_id", flat=True)))
 
 
+def language_for_phone(number: str) -> str:
+    """The language of the oldest contact with this exact number ("en" when nobody has it): what
+    a call to the number speaks."""
+    language = (
+        Phone.objects.filter(e164=number)
+        .order_by("contact_id")
+        .values_list("contact__language", flat=True)
+        .first()
+    )
+    return language or "en"
+
+
 @dataclass(frozen=True)
 class Reach:
     """What the delivery engine needs to know about reaching one contact on one channel."""

@@ -8,6 +8,7 @@ from carereach.channels.base import Transport
 from carereach.channels.types.email.transport import DjangoEmailTransport
 from carereach.channels.types.sandbox.transport import SandboxTransport
 from carereach.channels.types.twilio.transport import TwilioTransport
+from carereach.channels.types.twilio.voice import TwilioVoiceTransport
 from carereach.errors import ConfigError
 
 
@@ -18,6 +19,8 @@ def transport_named(code: str) -> Transport:
         return DjangoEmailTransport()
     if code == "twilio":
         return TwilioTransport.from_settings()  # ConfigError names a missing credential
+    if code == "twilio_voice":
+        return TwilioVoiceTransport.from_settings()
     raise ConfigError(f"unknown provider {code!r}: expected one of sandbox, smtp, twilio")
 
 
@@ -25,9 +28,11 @@ def transport_for(channel: str) -> Transport:
     """The configured provider for a channel (CARE_<CHANNEL>_PROVIDER, default sandbox)."""
     providers: dict[str, str] = settings.CHANNEL_PROVIDERS
     code = providers.get(channel, "sandbox")
+    if code == "twilio" and channel == "voice":
+        return transport_named(TwilioVoiceTransport.code)  # calls: the Calls API
     if code == "twilio" and channel not in TwilioTransport.channels:
         raise ConfigError(
-            f"CARE_{channel.upper()}_PROVIDER is twilio: Twilio carries sms only here"
+            f"CARE_{channel.upper()}_PROVIDER is twilio: Twilio carries sms and voice only here"
         )
     return transport_named(code)
 

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 # Providers whose callbacks can be verified. The sandbox is not one: it "posts" from inside
 # the process and signs nothing, so over HTTP anyone could forge a STOP for anyone.
-SIGNED_PROVIDERS = frozenset({"twilio"})
+SIGNED_PROVIDERS = frozenset({"twilio", "twilio_voice"})
 MAX_BODY_BYTES = 64 * 1024  # a 1,600-character text with every field Twilio sends is ~3 KB
 MAX_FIELDS = 200
 FORM = "application/x-www-form-urlencoded"

@@ -208,7 +208,9 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
             Reason("suppressed", "The address was found unusable after it was queued."),
         )
         for pk in dead:
-            fallback_after_outcome(message_id=pk, status=MessageStatus.SKIPPED, error_code="suppressed")
+            fallback_after_outcome(
+                message_id=pk, status=MessageStatus.SKIPPED, error_code="suppressed"
+            )
         claimed = [pk for pk in ids if pk not in set(expired) | set(revoked) | set(dead)]
         claimed, report.paced = _pace(claimed, now)
         Message.objects.filter(pk__in=claimed).update(

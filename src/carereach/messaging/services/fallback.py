@@ -34,6 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from carereach.audience.models import Contact
+from carereach.consent.models import Program
 from carereach.content.eligibility import language_code
 from carereach.content.models import ContentVersion
 from carereach.content.rendering import content_render
@@ -126,12 +127,11 @@ def _render(
     return _Text(text.body, text.subject, "")
 
 
-def _trigger(original: Message, channels: Sequence[str]) -> Trigger:
-    assert original.program is not None
+def _trigger(original: Message, program: Program, channels: Sequence[str]) -> Trigger:
     return Trigger(
         key=original.origin_ref,
         origin=original.origin,
-        program=original.program,
+        program=program,
         channel=channels[0],
         fallback=tuple(channels[1:]),
         lane=original.lane,
@@ -169,7 +169,7 @@ def message_fallback(
         tries = [c for i, c in enumerate(tries) if c != original.channel and c not in tries[:i]]
         if not tries or original.contact_id is None or original.program is None:
             return None
-        trigger = _trigger(original, tries)
+        trigger = _trigger(original, original.program, tries)
         choice = fanout_decide_one(
             trigger=trigger,
             contact_id=original.contact_id,

@@ -266,6 +266,21 @@ def result_from_response(http_status: int, body: bytes) -> SendResult:
     )
 
 
+def credentials_check(account_sid: str, auth_token: str) -> None:
+    """ConfigError naming the variable when the Account SID or the Auth Token is unusable."""
+    if not account_sid:
+        raise ConfigError(
+            "CARE_TWILIO_ACCOUNT_SID is not set: expected the Account SID (AC…) "
+            "from the Twilio console"
+        )
+    if not (account_sid.startswith("AC") and len(account_sid) == 34 and account_sid.isalnum()):
+        raise ConfigError(
+            "CARE_TWILIO_ACCOUNT_SID is malformed: expected AC followed by 32 characters"
+        )
+    if not auth_token:
+        raise ConfigError("CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token")
+
+
 class TwilioTransport:
     code = CODE
     idempotent = False  # Twilio does not deduplicate our sends on any key
@@ -281,19 +296,7 @@ class TwilioTransport:
         status_callback: str = "",
         timeout: float = 5.0,
     ) -> None:
-        if not account_sid:
-            raise ConfigError(
-                "CARE_TWILIO_ACCOUNT_SID is not set: expected the Account SID (AC…) "
-                "from the Twilio console"
-            )
-        if not (account_sid.startswith("AC") and len(account_sid) == 34 and account_sid.isalnum()):
-            raise ConfigError(
-                "CARE_TWILIO_ACCOUNT_SID is malformed: expected AC followed by 32 characters"
-            )
-        if not auth_token:
-            raise ConfigError(
-                "CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token"
-            )
+        credentials_check(account_sid, auth_token)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_base = api_base.rstrip("/")
