@@ -130,6 +130,13 @@ def contact_ids_for_phone(number: str) -> list[int]:
     return sorted(set(Phone.objects.filter(e164=number).values_list("contact_id", flat=True)))
 
 
+def contacts_for_email(address: str) -> list[Contact]:
+    """Contacts that have this e-mail address (any case), oldest first (a mail service's
+    complaint or unsubscribe names only the address)."""
+    ids = Email.objects.filter(address__iexact=address).values_list("contact_id", flat=True)
+    return list(Contact.objects.filter(pk__in=ids).order_by("pk"))
+
+
 def language_for_phone(number: str) -> str:
     """The language of the oldest contact with this exact number ("en" when nobody has it): what
     a call to the number speaks."""

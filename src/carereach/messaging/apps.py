@@ -17,5 +17,11 @@ class MessagingConfig(AppConfig):
         )
 
         notice_sender_register(notice_enqueue)
+        # Mail services' bounces, complaints and unsubscribes, normalised by django-anymail.
+        from anymail.signals import tracking
+
+        from carereach.messaging.email_hooks import email_tracking_received
+
+        tracking.connect(email_tracking_received, dispatch_uid="carereach.email_tracking")
         # Withdrawn or expired content: what still waits to be sent with it is cancelled.
         content_retired_register(messages_cancel_for_version)
