@@ -22,6 +22,7 @@ from carereach.audience.models import (
     Specialty,
     Territory,
 )
+from carereach.audience.presentation import contact_name
 from carereach.errors import NotFoundError
 from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
@@ -222,5 +223,33 @@ def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Rea
             line_type=row["best_line"] or "",
             confidential_channel=row["patient__confidential_channel"] or "",
             confidential_address=row["patient__confidential_address"] or "",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class PostalRecipient:
+    """Who a letter to one postal address goes to, as printed on it."""
+
+    contact_id: int
+    name: str  # the full name (PHI for patients: for the letter, never for a log)
+    lines: tuple[str, ...]  # street, second line, "City, ST 12345", country outside the US
+    large_print: bool  # the contact's accessibility needs ask for large print
+
+
+def postal_recipients(postal_ids: Sequence[int]) -> dict[int, PostalRecipient]:
+    """The recipient block of each postal address id that still exists."""
+    rows = PostalAddress.objects.filter(pk__in=list(postal_ids)).select_related(
+        "contact", "contact__hcp", "contact__patient", "contact__caregiver"
+    )
+    found: dict[int, PostalRecipient] = {}
+    for row in rows:
+        place = f"{row.city}, {row.state} {row.postal_code}".strip()
+        lines = [row.line1, row.line2, place, "" if row.country == "US" else row.country]
+        found[row.pk] = PostalRecipient(
+            contact_id=row.contact_id,
+            name=contact_name(row.contact, show_phi=True),
+            lines=tuple(line for line in lines if line),
+            large_print=row.contact.large_print,
         )
     return found

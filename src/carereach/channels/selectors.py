@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django.db.models import QuerySet
 
 from carereach.channels.base import keypress_id
-from carereach.channels.models import Direction, SandboxMessage
+from carereach.channels.models import Direction, LetterBatch, LetterItem, SandboxMessage
 from carereach.vocabulary import Channel
 
 
@@ -58,3 +60,21 @@ def sandbox_delivered_to(*, number: str, limit: int = 50) -> list[SandboxMessage
     """What the sandbox sent to this number, newest first."""
     rows = SandboxMessage.objects.filter(direction=Direction.OUT, to=number)
     return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+def letters_unbatched(*, before: datetime) -> list[LetterItem]:
+    """Letters collected before `before` and not printed yet, oldest first."""
+    return list(
+        LetterItem.objects.filter(batch__isnull=True, collected_at__lt=before).order_by(
+            "collected_at", "id"
+        )
+    )
+
+
+def letter_batches(*, limit: int = 60) -> list[LetterBatch]:
+    """The latest batches, newest first, without their files."""
+    return list(LetterBatch.objects.defer("pdf", "manifest").order_by("-date")[:limit])
+
+
+def letter_batch_on(*, day: date) -> LetterBatch | None:
+    return LetterBatch.objects.filter(date=day).first()

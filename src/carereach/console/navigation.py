@@ -29,6 +29,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Campaigns", "campaigns:list", Capability.RUN_CAMPAIGNS),
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
+    NavItem("Letters", "messaging:letters", Capability.RUN_CAMPAIGNS),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),
     NavItem("API keys", "console:apikeys", Capability.MANAGE_API_KEYS),
     NavItem("Audit log", "security:audit", Capability.VIEW_AUDIT),

@@ -23,5 +23,10 @@ class MessagingConfig(AppConfig):
         from carereach.messaging.email_hooks import email_tracking_received
 
         tracking.connect(email_tracking_received, dispatch_uid="carereach.email_tracking")
+        # The daily letter batch for the mail house (yesterday's letters, once).
+        from carereach.messaging.runtime import scheduler_task_register
+        from carereach.messaging.services.letters import letters_batch_due
+
+        scheduler_task_register(letters_batch_due)
         # Withdrawn or expired content: what still waits to be sent with it is cancelled.
         content_retired_register(messages_cancel_for_version)
