@@ -18,11 +18,9 @@ class MessagingConfig(AppConfig):
 
         notice_sender_register(notice_enqueue)
         # Mail services' bounces, complaints and unsubscribes, normalised by django-anymail.
-        from anymail.signals import tracking
+        from carereach.messaging.email_hooks import email_tracking_connect
 
-        from carereach.messaging.email_hooks import email_tracking_received
-
-        tracking.connect(email_tracking_received, dispatch_uid="carereach.email_tracking")
+        email_tracking_connect()
         # The daily letter batch for the mail house (yesterday's letters, once).
         from carereach.messaging.runtime import scheduler_task_register
         from carereach.messaging.services.letters import letters_batch_due

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
+from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.mailjet import MailjetTrackingWebhookView
@@ -75,7 +75,7 @@ def _hard(event: AnymailTrackingEvent, esp: str) -> bool:
     if esp == "Mailgun":  # temporary failures are normalised to "deferred" already
         return str((raw.get("event-data") or {}).get("severity", "permanent")) == "permanent"
     if esp == "SparkPost":
-        details = next(iter((raw.get("msys") or {}).values()), {})
+        details: dict[str, Any] = next(iter((raw.get("msys") or {}).values()), {})
         return str(details.get("bounce_class", "")) in SPARKPOST_HARD
     if esp == "Mailjet":
         return bool(raw.get("hard_bounce"))
@@ -112,3 +112,8 @@ def email_tracking_received(
             at=at,
         )
     )
+
+
+def email_tracking_connect() -> None:
+    """Listen to anymail's `tracking` signal (once, however often the apps load)."""
+    tracking.connect(email_tracking_received, dispatch_uid="carereach.email_tracking")

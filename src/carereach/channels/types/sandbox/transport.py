@@ -152,6 +152,6 @@ def sandbox_keypress_receive(*, call_id: str, digits: str) -> InboundText:
         provider_message_id=press_id,
         sender=row.sender,
         to=row.to,
-        body=row.body,
+        body=row.body or "",
         at=row.created_at,
     )
