@@ -22,13 +22,13 @@ from carereach.audience.models import Contact
 from carereach.channels.types.email.transport import message_id_for
 from carereach.consent.models import Program, Suppression
 from carereach.consent.selectors import consent_check
-from carereach.consent.services import consent_record
 from carereach.messaging.models import Message, MessageStatus
 from carereach.messaging.services.dispatch import dispatch_due
 from carereach.messaging.services.fallback import fallback_renderer_register
 from carereach.messaging.services.fanout import Rendered, Trigger, fanout
 from tests.audience import factories as audience
 from tests.consent import factories
+from tests.messaging import factories as messaging
 
 pytestmark = pytest.mark.django_db
 
@@ -67,17 +67,8 @@ def mailed(hooks: Client, program: Program) -> Message:
     person = audience.contact(
         kind="hcp", last_name="Doe", email=TO, phone="+14155550177", time_zone="America/Chicago"
     )
-    for address, channel in ((TO, "email"), ("+14155550177", "sms")):
-        consent_record(
-            contact=person,
-            address=address,
-            channels=[channel],
-            programs=[program],
-            action="grant",
-            method="in_person",
-            evidence={"typed_name": "Dana Doe"},
-            actor=None,
-        )
+    messaging.grant(person, TO, program, "email")
+    messaging.grant(person, "+14155550177", program)
     fallback_renderer_register("mail-test", lambda original, channel: _text)
     fanout(
         trigger=Trigger(

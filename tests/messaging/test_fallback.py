@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.consent.models import Program
-from carereach.consent.services import consent_record, suppression_add
+from carereach.consent.services import suppression_add
 from carereach.messaging.models import EventKind, Message, MessageEvent, MessageStatus
 from carereach.messaging.services import fallback
 from carereach.messaging.services.dispatch import dispatch_due, message_status_apply
@@ -24,6 +24,7 @@ from carereach.messaging.services.fanout import Rendered, Trigger, fanout
 from carereach.messaging.services.outbox import Reason
 from tests.audience import factories as audience
 from tests.consent import factories
+from tests.messaging import factories as messaging
 
 pytestmark = pytest.mark.django_db
 
@@ -52,16 +53,7 @@ def program() -> Program:
 
 
 def _grant(person: Contact, address: str, channel: str, program: Program) -> None:
-    consent_record(
-        contact=person,
-        address=address,
-        channels=[channel],
-        programs=[program],
-        action="grant",
-        method="in_person",
-        evidence={"typed_name": "Dana Doe"},
-        actor=None,
-    )
+    messaging.grant(person, address, program, channel)
 
 
 def _person(program: Program, phone: str = UNREACHABLE, mail: bool = True) -> Contact:

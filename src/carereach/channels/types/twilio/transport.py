@@ -314,7 +314,8 @@ class TwilioTransport:
         )
 
     def __repr__(self) -> str:  # never the token
-        return f"TwilioTransport(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
+        name = type(self).__name__
+        return f"{name}(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
 
     def send(self, message: Outbound) -> SendResult:
         form = {"To": message.to, "Body": message.body}
@@ -323,17 +324,21 @@ class TwilioTransport:
         callback = message.status_callback or self.status_callback
         if callback:
             form["StatusCallback"] = callback
+        return self._post(MESSAGES_PATH, form)
+
+    def _post(self, path: str, form: Mapping[str, str]) -> SendResult:
+        """One authenticated form POST to the account's `path`, its answer or failure mapped."""
         try:
             response = _client(self.api_base, self.timeout).post(
-                MESSAGES_PATH.format(sid=self.account_sid),
-                data=form,
+                path.format(sid=self.account_sid),
+                data=dict(form),
                 auth=(self.account_sid, self.auth_token),
             )
         except httpx2.ReadTimeout:
             return SendResult(
                 accepted=False,
                 error_code=TIMEOUT,
-                error_message="Twilio did not answer in time and may have sent it; not retried",
+                error_message="Twilio did not answer in time and may have acted on it; not retried",
                 retryable=False,
             )
         except httpx2.TimeoutException:  # connect or pool timeout: the request never left

@@ -17,12 +17,11 @@ program's voice consent for that number, 1 is offered to the reply handlers as "
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
-import httpx2
 from django.conf import settings
 
 from carereach.audience.selectors import language_for_phone
@@ -34,22 +33,13 @@ from carereach.channels.base import (
     StatusReport,
     keypress_id,
 )
-from carereach.channels.types.twilio.transport import (
-    CONNECTION_ERROR,
-    TIMEOUT,
-    _client,
-    _header,
-    credentials_check,
-    result_from_response,
-    signature_valid,
-)
+from carereach.channels.types.twilio.transport import TwilioTransport
 from carereach.errors import ValidationError
 
 CODE = "twilio_voice"
 CALLS_PATH = "/2010-04-01/Accounts/{sid}/Calls.json"
 STATUS_CALLBACK_PATH = f"/hooks/{CODE}/status"
 GATHER_PATH = f"/hooks/{CODE}/gather"
-SIGNATURE_HEADER = "X-Twilio-Signature"
 MAX_TWIML = 4000  # Twilio refuses a longer `Twiml` parameter
 KEY_CONFIRM = "1"
 KEY_STOP = "9"
@@ -142,7 +132,9 @@ def gather_answer_twiml(*, digits: str, language: str) -> str:
     return f"{XML_HEAD}<Response>{_say(speech, text)}<Hangup/></Response>"
 
 
-class TwilioVoiceTransport:
+class TwilioVoiceTransport(TwilioTransport):
+    """Calls through the same account: its credentials, client, error table and signatures."""
+
     code = CODE
     idempotent = False  # Twilio does not deduplicate calls on any key
     paced = True  # calls per second per account and number (1/s unless raised): the sender budget
@@ -157,12 +149,14 @@ class TwilioVoiceTransport:
         public_url: str = "",
         timeout: float = 5.0,
     ) -> None:
-        credentials_check(account_sid, auth_token)
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.api_base = api_base.rstrip("/")
         self.public_url = public_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            api_base=api_base,
+            status_callback=self.public_url + STATUS_CALLBACK_PATH,
+            timeout=timeout,
+        )
 
     @classmethod
     def from_settings(cls) -> TwilioVoiceTransport:
@@ -173,9 +167,6 @@ class TwilioVoiceTransport:
             public_url=settings.CARE_PUBLIC_URL,
             timeout=float(settings.TWILIO_TIMEOUT_SECONDS),
         )
-
-    def __repr__(self) -> str:  # never the token
-        return f"TwilioVoiceTransport(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
 
     def send(self, message: Outbound) -> SendResult:
         twiml = call_twiml(
@@ -193,46 +184,15 @@ class TwilioVoiceTransport:
             "To": message.to,
             "From": message.sender,
             "Twiml": twiml,
-            "StatusCallback": message.status_callback or self.public_url + STATUS_CALLBACK_PATH,
+            "StatusCallback": message.status_callback or self.status_callback,
             "StatusCallbackMethod": "POST",
         }
-        try:
-            response = _client(self.api_base, self.timeout).post(
-                CALLS_PATH.format(sid=self.account_sid),
-                data=form,
-                auth=(self.account_sid, self.auth_token),
-            )
-        except httpx2.ReadTimeout:
-            return SendResult(
-                accepted=False,
-                error_code=TIMEOUT,
-                error_message="Twilio did not answer in time and may have called; not retried",
-            )
-        except httpx2.TransportError as error:  # includes connect and pool timeouts
-            return SendResult(
-                accepted=False,
-                error_code=CONNECTION_ERROR,
-                error_message=f"could not reach Twilio ({type(error).__name__})",
-                retryable=True,
-            )
-        result = result_from_response(response.status_code, response.content)
+        result = self._post(CALLS_PATH, form)
         if result.accepted:  # a call is one "segment" of the sender's budget, whatever its length
             return SendResult(
                 accepted=True, provider_message_id=result.provider_message_id, segments=1
             )
         return result
-
-    def verify(
-        self,
-        url: str,
-        params: Mapping[str, str | Sequence[str]],
-        headers: Mapping[str, str],
-        body: bytes | None = None,
-    ) -> bool:
-        signature = _header(headers, SIGNATURE_HEADER)
-        if not signature:
-            return False
-        return signature_valid(self.auth_token, url, params, signature, body=body)
 
     def parse_status(self, params: Mapping[str, str]) -> StatusReport:
         sid = params.get("CallSid") or ""
