@@ -43,7 +43,7 @@ def hooks(settings: Any) -> Client:
     settings.ANYMAIL = {"WEBHOOK_SECRET": [AUTH], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
     settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "email": "smtp"}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    return Client()
+    return Client(enforce_csrf_checks=True)  # services post without a session or token
 
 
 def _basic(client: Client, service: str, payload: object, auth: str = AUTH) -> Any:

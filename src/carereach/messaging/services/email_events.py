@@ -18,8 +18,7 @@ last mail sent to that address in the past 3 days. Nothing is logged with the ad
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -32,8 +31,6 @@ from carereach.consent.services import consent_record, suppression_add
 from carereach.messaging.models import Message, MessageStatus
 from carereach.messaging.services.dispatch import message_status_apply
 from carereach.vocabulary import Channel
-
-logger = logging.getLogger(__name__)
 
 HARD_BOUNCE = "hard_bounce"
 COMPLAINT = "complaint"
@@ -126,7 +123,7 @@ def email_event_apply(*, tracked: Tracked) -> str:
     """Act on one event; returns what was done ("suppressed", "revoked", ..., or "ignored")."""
     now = timezone.now()
     if tracked.at is not None and tracked.at > now:
-        tracked = Tracked(**{**tracked.__dict__, "at": now})
+        tracked = replace(tracked, at=now)
     if not tracked.recipient or "@" not in tracked.recipient:
         return "ignored"
     with transaction.atomic():
