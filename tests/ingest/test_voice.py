@@ -51,16 +51,11 @@ NIGHT_NY = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 03:00 in New York
 
 
 @pytest.fixture
-def voice(settings: Any, fake: FakeTwilio) -> FakeTwilio:
+def voice(settings: Any, twilio: FakeTwilio) -> FakeTwilio:
     """CARE_VOICE_PROVIDER=twilio against the loopback stand-in; callbacks to testserver."""
     settings.CHANNEL_PROVIDERS = {**settings.CHANNEL_PROVIDERS, "voice": "twilio"}
-    settings.TWILIO_ACCOUNT_SID = SID
-    settings.TWILIO_AUTH_TOKEN = TOKEN
-    settings.TWILIO_API_BASE = fake.url
-    settings.TWILIO_TIMEOUT_SECONDS = 2
     settings.CARE_PUBLIC_URL = BASE
-    settings.TRUST_PROXY = False
-    return fake
+    return twilio
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from carereach.channels.registry import transport_named
 from carereach.channels.types.twilio.voice import gather_answer_twiml
-from carereach.errors import ConfigError, ValidationError
-from carereach.ingest.app import FORM, _body, _form, _request_url, _store
+from carereach.errors import ValidationError
+from carereach.ingest.app import _store, signed_form
 from carereach.messaging.models import IngestKind
 from carereach.messaging.services.voice import keypress_payload
 
@@ -28,27 +27,10 @@ VOICE_PROVIDERS = frozenset({"twilio_voice"})
 
 
 async def gather(request: Request) -> Response:
-    provider = str(request.path_params["provider"])
-    if provider not in VOICE_PROVIDERS:
-        return PlainTextResponse("unknown provider", status_code=404)
-    try:
-        transport = transport_named(provider)
-    except ConfigError as error:
-        logger.error("%s key press refused: %s", provider, error.message)
-        return PlainTextResponse("provider not configured", status_code=503)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM:
-        return PlainTextResponse("expected a form", status_code=415)
-    try:
-        body = await _body(request)
-    except ClientDisconnect:
-        return Response(status_code=400)
-    if body is None:
-        return PlainTextResponse("too large", status_code=413)
-    params = _form(body)
-    if params is None or not transport.verify(_request_url(request), params, request.headers):
-        logger.warning("%s key press refused: signature does not match", provider)
-        return PlainTextResponse("forbidden", status_code=403)
+    checked = await signed_form(request, providers=VOICE_PROVIDERS, what="key press")
+    if isinstance(checked, Response):
+        return checked
+    provider, transport, params = checked
     try:
         press = transport.parse_inbound(params)
     except (ValidationError, KeyError, ValueError) as error:
