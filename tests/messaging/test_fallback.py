@@ -219,3 +219,21 @@ def test_an_address_suppressed_after_queueing_moves_on_at_claim(program: Program
     text.refresh_from_db()
     assert text.status == MessageStatus.SKIPPED
     assert Message.objects.get(key=f"fallback:{text.pk}").channel == "email"
+
+
+def test_a_fallback_that_breaks_never_loses_the_outcome(
+    program: Program, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(original: Message, channel: str) -> None:
+        raise RuntimeError("renderer bug")
+
+    fallback.fallback_renderer_register(ORIGIN, broken)  # type: ignore[arg-type]
+    person = _person(program)
+    text = _fan(program, person)
+
+    dispatch_due(worker="w1")
+
+    text.refresh_from_db()
+    assert (text.status, text.error_code) == (MessageStatus.UNDELIVERED, "30003")
+    assert not Message.objects.filter(key=f"fallback:{text.pk}").exists()
+    assert "fallback for message" in caplog.text

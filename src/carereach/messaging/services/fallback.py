@@ -262,7 +262,8 @@ def fallback_after_outcome(*, message_id: int, status: str, error_code: str) -> 
         f"The {message.channel} message could not be delivered ({error_code}: {meaning}).",
     )
     try:
-        return message_fallback(message=message, reason=reason)
-    except CarereachError:
+        with transaction.atomic():  # a savepoint: the outcome being recorded never rolls back
+            return message_fallback(message=message, reason=reason)
+    except Exception:  # a fallback that fails must not lose the outcome that caused it
         logger.exception("fallback for message %s failed", message_id)
         return None
