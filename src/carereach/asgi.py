@@ -17,7 +17,7 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 from starlette.staticfiles import StaticFiles  # noqa: E402
 
-from carereach.ingest.app import PREFIX, ROUTES  # noqa: E402
+from carereach.ingest.routes import PREFIX, ROUTES  # noqa: E402
 
 application = Starlette(
     routes=[

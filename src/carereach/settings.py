@@ -160,6 +160,17 @@ EMAIL_HOST_USER = env.get("CARE_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = env.get("CARE_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = config.boolean(env, "CARE_SMTP_STARTTLS", False)
 EMAIL_TIMEOUT = config.integer(env, "CARE_SMTP_TIMEOUT", 10, minimum=1)
+# Letters (the daily batch for a mail house): a Unicode TTF to set them in; "" looks for
+# DejaVu Sans where Debian puts it, else Helvetica (Latin-1 only).
+LETTER_FONT = env.get("CARE_LETTER_FONT", "").strip()
+# Mail services' tracking webhooks (/mail-events/<service>/tracking/, through django-anymail):
+# basic auth "user:password" (comma-separated to rotate), and Mailgun's webhook signing key.
+ANYMAIL = {
+    "WEBHOOK_SECRET": [
+        part.strip() for part in env.get("CARE_EMAIL_WEBHOOK_SECRET", "").split(",") if part.strip()
+    ],
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.get("CARE_MAILGUN_WEBHOOK_SIGNING_KEY", "").strip(),
+}
 # Twilio (CARE_SMS_PROVIDER=twilio): credentials are checked when the provider is chosen, so a
 # process that never sends through Twilio does not need them. Callbacks go to CARE_PUBLIC_URL.
 TWILIO_ACCOUNT_SID = env.get("CARE_TWILIO_ACCOUNT_SID", "").strip()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("carereach.consent.urls")),
     path("", include("carereach.content.urls")),
     path("", include("carereach.messaging.urls")),
+    path("mail-events/", include("carereach.messaging.email_hooks")),  # bounces, complaints
     path("", include("carereach.campaigns.urls")),
     path("", include("carereach.insights.urls")),
     path("", include("carereach.engagement.urls")),

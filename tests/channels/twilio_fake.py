@@ -107,6 +107,9 @@ class FakeTwilio:
 
     def _created(self, seen: Seen) -> Answer:
         expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        calls = f"/2010-04-01/Accounts/{self.account_sid}/Calls.json"
+        if seen.path == calls and seen.method == "POST":
+            return self._call(seen)
         if seen.path != expected or seen.method != "POST":
             return Answer(404, json.dumps({"code": 20404, "message": "not found", "status": 404}))
         try:
@@ -132,6 +135,29 @@ class FakeTwilio:
             "price": None,
         }
         return Answer(201, json.dumps(body))
+
+    def _call(self, seen: Seen) -> Answer:
+        """The Calls resource: 201 with a CA… sid, queued (Twiml, To and From required)."""
+        if seen.auth != (self.account_sid, self.auth_token):
+            return Answer(401, json.dumps({"code": 20003, "message": "auth", "status": 401}))
+        fields = seen.fields
+        if not fields.get("To") or not fields.get("From") or not fields.get("Twiml"):
+            return Answer(400, json.dumps({"code": 21205, "message": "missing", "status": 400}))
+        body = {
+            "sid": "CA" + secrets.token_hex(16),
+            "account_sid": self.account_sid,
+            "to": fields["To"],
+            "from": fields["From"],
+            "status": "queued",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+        }
+        return Answer(201, json.dumps(body))
+
+    @property
+    def calls(self) -> list[dict[str, str]]:
+        """The form of every call request, oldest first."""
+        return [r.fields for r in self.requests if r.path.endswith("/Calls.json")]
 
     @property
     def sent(self) -> list[dict[str, str]]:

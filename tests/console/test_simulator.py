@@ -7,7 +7,9 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
+from carereach.channels.models import SandboxMessage
 from carereach.consent.selectors import consent_check
+from carereach.consent.services import consent_record
 from carereach.messaging.runtime import worker_tick
 from carereach.security.roles import Role
 from tests.consent import factories
@@ -100,3 +102,39 @@ def test_a_mailbox_shows_the_mails_the_sandbox_delivered(
     assert message.subject in html
     assert "Episode 12 is out." in html
     assert 'name="body"' not in html  # no reply box for a mailbox
+
+
+def test_a_call_shows_its_script_and_the_keypad_stops_calls(
+    signed_in: Callable[[Role], Client],
+) -> None:
+    program = factories.program("reminders", sender_numbers=[SENDER])
+    person = messaging.consented(PHONE, program)
+    consent_record(
+        contact=person,
+        address=PHONE,
+        channels=["voice"],
+        programs=[program],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    messaging.queued(person, program, "call:1", "Your visit is tomorrow at 9.", channel="voice")
+    worker_tick("w1")
+    client = signed_in(Role.ADMIN)
+    page = client.get(URL, {"number": PHONE}).content.decode()
+    assert "Call from +18005550100" in page
+    assert "Your visit is tomorrow at 9." in page
+    assert 'data-testid="keypad"' in page
+    call = SandboxMessage.objects.get(channel="voice")
+
+    wrong = client.post(URL, {"number": PHONE, "call": "SBMnope", "digits": "9"})
+    assert wrong.status_code == 400
+    response = client.post(URL, {"number": PHONE, "call": call.provider_message_id, "digits": "9"})
+    assert response.status_code == 302
+    worker_tick("w1")
+
+    assert not consent_check(address=PHONE, channel="voice", program=program).allowed
+    assert consent_check(address=PHONE, channel="sms", program=program).allowed
+    page = client.get(URL, {"number": PHONE}).content.decode()
+    assert "Pressed 9 on the call." in page
+    assert 'data-testid="keypad"' not in page

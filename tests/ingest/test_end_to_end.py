@@ -14,14 +14,18 @@ from typing import Any
 import httpx2
 import pytest
 import uvicorn
+from django.utils import timezone
 
 from carereach.audience.models import Contact
-from carereach.consent.models import Program
+from carereach.consent.models import Program, Suppression
 from carereach.consent.selectors import consent_check
+from carereach.consent.services import consent_record
 from carereach.ingest.asgi import application
 from carereach.messaging.models import EventKind, IngestEvent, Message, MessageStatus
 from carereach.messaging.runtime import worker_tick
 from carereach.messaging.services.dispatch import dispatch_due
+from carereach.messaging.services.fallback import _RENDERERS, fallback_renderer_register
+from carereach.messaging.services.fanout import Rendered, Trigger, fanout
 from carereach.messaging.services.outbox import message_enqueue
 from tests.channels.twilio_fake import SID, FakeTwilio
 from tests.ingest.conftest import PHONE, SENDER
@@ -171,3 +175,54 @@ def test_a_twilio_outage_backs_off_and_sends_once_it_is_back(
 
 def forged_post(url: str, form: dict[str, str]) -> int:
     return httpx2.post(url, data=form, headers={"X-Twilio-Signature": "Zm9yZ2Vk"}).status_code
+
+
+def test_an_unknown_number_receipt_moves_a_cascade_on_to_email(
+    twilio: FakeTwilio, ingest_url: str, settings: Any, person: Contact, program: Program
+) -> None:
+    """Twilio reports 30005 for a text whose trigger named e-mail next: the e-mail goes."""
+    settings.CARE_PUBLIC_URL = ingest_url
+    person.emails.create(address="ruiz@example.org")
+    consent_record(
+        contact=person,
+        address="ruiz@example.org",
+        channels=["email"],
+        programs=[program],
+        action="grant",
+        method="verbal",
+        actor=None,
+    )
+    fanout(
+        trigger=Trigger(
+            key="refill:3", origin="e2e-test", program=program, channel="sms", fallback=("email",)
+        ),
+        contacts=Contact.objects.filter(pk=person.pk),
+        render=lambda c, k, lang: Rendered(body="Your refill is ready", subject="Refill"),
+    )
+    text = Message.objects.get()
+    Message.objects.filter(pk=text.pk).update(due_at=timezone.now())  # whatever the clock says
+    fallback_renderer_register("e2e-test", lambda original, channel: by_mail)
+    dispatch_due(worker="w1")
+    text.refresh_from_db()
+    undelivered = {
+        "MessageSid": text.provider_message_id,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30005",
+        "AccountSid": SID,
+        "To": PHONE,
+    }
+    assert twilio.callback(f"{ingest_url}/hooks/twilio/status", undelivered).status_code == 200
+
+    worker_tick("w1")  # the receipt, then the e-mail it queued (through the sandbox)
+
+    text.refresh_from_db()
+    assert (text.status, text.error_code) == (MessageStatus.UNDELIVERED, "30005")
+    assert text.reasons[-1]["code"] == "fell_back"
+    mail = Message.objects.get(key=f"fallback:{text.pk}")
+    assert (mail.channel, mail.address, mail.status) == ("email", "ruiz@example.org", "delivered")
+    assert Suppression.objects.filter(address=PHONE, channel="sms", reason="invalid").exists()
+    _RENDERERS.pop("e2e-test")
+
+
+def by_mail(contact: Contact, key: str, language: str) -> Rendered:
+    return Rendered(body="By mail", subject="Refill")

@@ -15,12 +15,13 @@ SENDER = "+18005550100"
 PHONE = "+14155550101"  # the consented HCP of the `texting` fixture
 
 
-def grant(person: Contact, phone: str, program: Program) -> None:
-    """Written consent in person (good for marketing programs too) to texts on this phone."""
+def grant(person: Contact, phone: str, program: Program, channel: str = "sms") -> None:
+    """Written consent in person (good for marketing programs too) to texts on this phone (or
+    to another channel at another address)."""
     consent_record(
         contact=person,
         address=phone,
-        channels=["sms"],
+        channels=[channel],
         programs=[program],
         action="grant",
         method="in_person",

@@ -27,6 +27,9 @@ PUBLIC_VIEWS = {
     "consent:unsubscribe",
     # A tracked link in a message: the unguessable token is the only key.
     "content:link",
+    # Mail services' webhooks: authenticated by the service's basic auth or signature.
+    *(f"mail_events:{c}_tracking" for c in ("postmark", "mailgun", "sparkpost", "mailjet")),
+    "mail_events:brevo_tracking",
 }
 # API operations any valid key may call, or none at all (health for load balancers).
 OPEN_OPERATIONS = {"health", "me"}

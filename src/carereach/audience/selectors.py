@@ -22,6 +22,7 @@ from carereach.audience.models import (
     Specialty,
     Territory,
 )
+from carereach.audience.presentation import contact_name
 from carereach.errors import NotFoundError
 from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
@@ -134,6 +135,23 @@ def preferred_channels_for(*, contact_ids: Sequence[int]) -> dict[int, list[str]
     """Each contact's preferred channels, in their order (an empty list: no preference)."""
     rows = Contact.objects.filter(pk__in=list(contact_ids)).values_list("pk", "preferred_channels")
     return {pk: [str(c) for c in (channels or [])] for pk, channels in rows}
+def contacts_for_email(address: str) -> list[Contact]:
+    """Contacts that have this e-mail address (any case), oldest first (a mail service's
+    complaint or unsubscribe names only the address)."""
+    ids = Email.objects.filter(address__iexact=address).values_list("contact_id", flat=True)
+    return list(Contact.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def language_for_phone(number: str) -> str:
+    """The language of the oldest contact with this exact number ("en" when nobody has it): what
+    a call to the number speaks."""
+    language = (
+        Phone.objects.filter(e164=number)
+        .order_by("contact_id")
+        .values_list("contact__language", flat=True)
+        .first()
+    )
+    return language or "en"
 
 
 @dataclass(frozen=True)
@@ -157,12 +175,31 @@ def _first(model: type[Phone] | type[Email] | type[PostalAddress], column: str) 
     return Subquery(rows.values(column)[:1])
 
 
+POSTAL_PREFIX = "postal:"  # a postal address as the ledger and the outbox name it
+
+
+def postal_address_name(pk: int) -> str:
+    return f"{POSTAL_PREFIX}{pk}"
+
+
+def _address_name(channel: str, best: object) -> str:
+    if not best:
+        return ""
+    return postal_address_name(int(str(best))) if channel == "letter" else str(best)
+
+
 def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Reach]:
     """One query for a whole batch: each contact's best address on the channel and the facts
     the policy engine weighs (status, zone, state, confidential-communication request)."""
     phone = channel in ("sms", "voice")
+    if phone:
+        best = _first(Phone, "e164")
+    elif channel == "letter":  # the postal address's id, named below as consent names it
+        best = _first(PostalAddress, "id")
+    else:
+        best = _first(Email, "address")
     rows = Contact.objects.filter(pk__in=contact_ids).annotate(
-        best_address=_first(Phone, "e164") if phone else _first(Email, "address"),
+        best_address=best,
         best_line=_first(Phone, "line_type") if phone else Value(""),
         best_state=_first(PostalAddress, "state"),
     )
@@ -186,9 +223,37 @@ def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Rea
             time_zone=row["time_zone"] or "",
             language=row["language"] or "en",
             state=row["best_state"] or "",
-            address=row["best_address"] or "",
+            address=_address_name(channel, row["best_address"]),
             line_type=row["best_line"] or "",
             confidential_channel=row["patient__confidential_channel"] or "",
             confidential_address=row["patient__confidential_address"] or "",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class PostalRecipient:
+    """Who a letter to one postal address goes to, as printed on it."""
+
+    contact_id: int
+    name: str  # the full name (PHI for patients: for the letter, never for a log)
+    lines: tuple[str, ...]  # street, second line, "City, ST 12345", country outside the US
+    large_print: bool  # the contact's accessibility needs ask for large print
+
+
+def postal_recipients(postal_ids: Sequence[int]) -> dict[int, PostalRecipient]:
+    """The recipient block of each postal address id that still exists."""
+    rows = PostalAddress.objects.filter(pk__in=list(postal_ids)).select_related(
+        "contact", "contact__hcp", "contact__patient", "contact__caregiver"
+    )
+    found: dict[int, PostalRecipient] = {}
+    for row in rows:
+        place = f"{row.city}, {row.state} {row.postal_code}".strip()
+        lines = [row.line1, row.line2, place, "" if row.country == "US" else row.country]
+        found[row.pk] = PostalRecipient(
+            contact_id=row.contact_id,
+            name=contact_name(row.contact, show_phi=True),
+            lines=tuple(line for line in lines if line),
+            large_print=row.contact.large_print,
         )
     return found

@@ -76,6 +76,11 @@ class InboundText:
     at: datetime | None = None
 
 
+def keypress_id(call_id: str) -> str:
+    """The id a key pressed during a call is stored under: one answer per call."""
+    return f"{call_id}:key"  # fits the sandbox record's 40 characters
+
+
 class Transport(Protocol):
     """One provider's wire: send, and read its callbacks."""
 

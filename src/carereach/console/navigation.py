@@ -30,6 +30,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Surveys", "engagement:surveys", Capability.RUN_CAMPAIGNS),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
+    NavItem("Letters", "messaging:letters", Capability.RUN_CAMPAIGNS),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),
     NavItem("API keys", "console:apikeys", Capability.MANAGE_API_KEYS),
     NavItem("Audit log", "security:audit", Capability.VIEW_AUDIT),

@@ -1,5 +1,8 @@
 """The phone simulator: what the sandbox carrier "delivered" to a phone, and replies from it.
 
+Calls show as their script with a keypad (1 confirms, 9 stops calls from the program): a key
+enters as Twilio's Gather callback would.
+
 Only while texts go through the sandbox (CARE_SMS_PROVIDER unset or "sandbox"): with a real
 carrier the page does not exist. A reply typed here enters exactly as a carrier's inbound
 callback would (stored raw, then processed by a worker), so STOP, HELP, YES and ordinary replies
@@ -15,9 +18,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from carereach.audience.identifiers import phone_normalize
-from carereach.channels.selectors import sandbox_last_sender, sandbox_numbers, sandbox_thread
+from carereach.channels.selectors import (
+    sandbox_answered_calls,
+    sandbox_last_sender,
+    sandbox_numbers,
+    sandbox_thread,
+)
 from carereach.errors import CarereachError
-from carereach.messaging.services.ingest import sandbox_text_in
+from carereach.messaging.services.ingest import sandbox_keypress, sandbox_text_in
 from carereach.security.permissions import require_capability
 from carereach.security.roles import Capability
 
@@ -34,6 +42,7 @@ def _context(number: str, error: str = "", draft: str = "") -> dict[str, object]
         "numbers": sandbox_numbers(),
         "number": number,
         "thread": list(sandbox_thread(number=number)) if number else [],
+        "answered": sandbox_answered_calls(number=number) if number else set(),
         "reply_to": sandbox_last_sender(number=number) if number else "",
         "mailbox": "@" in number,  # mails are shown; replies are texts only
         "error": error,
@@ -56,8 +65,29 @@ def simulator_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, _context(number))
 
 
+KEYPAD = frozenset("0123456789*#")
+
+
+def _keypress(request: HttpRequest, number: str) -> HttpResponse:
+    """A key pressed on a call: 1 confirms, 9 stops calls from the program (as on a real call)."""
+    call = request.POST.get("call", "").strip()
+    digits = request.POST.get("digits", "").strip()
+    if digits not in KEYPAD or call not in {
+        row.provider_message_id
+        for row in sandbox_thread(number=number)
+        if row.channel == "voice" and row.direction == "out"
+    }:
+        return render(
+            request, "console/simulator.html", _context(number, "Key: not a call here."), status=400
+        )
+    sandbox_keypress(call_id=call, digits=digits)
+    return redirect(f"{reverse('console:simulator')}?number={number}")
+
+
 def _reply(request: HttpRequest) -> HttpResponse:
     number = request.POST.get("number", "").strip()
+    if request.POST.get("call"):
+        return _keypress(request, number)
     to = request.POST.get("to", "").strip()
     body = request.POST.get("body", "").strip()
     error = ""

@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from carereach.channels.base import Transport
 from carereach.channels.registry import transport_named
 from carereach.errors import ConfigError, ValidationError
 from carereach.messaging.models import IngestKind
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # Providers whose callbacks can be verified. The sandbox is not one: it "posts" from inside
 # the process and signs nothing, so over HTTP anyone could forge a STOP for anyone.
-SIGNED_PROVIDERS = frozenset({"twilio"})
+SIGNED_PROVIDERS = frozenset({"twilio", "twilio_voice"})
 MAX_BODY_BYTES = 64 * 1024  # a 1,600-character text with every field Twilio sends is ~3 KB
 MAX_FIELDS = 200
 FORM = "application/x-www-form-urlencoded"
@@ -146,14 +147,18 @@ def _answer(provider: str, kind: str) -> Response:
     return Response(status_code=200)
 
 
-async def _callback(request: Request, kind: str) -> Response:
+async def signed_form(
+    request: Request, *, providers: frozenset[str], what: str
+) -> tuple[str, Transport, ImmutableMultiDict[str, str]] | Response:
+    """Steps 1 and 2 for any endpoint: the provider, its transport and the verified form, or
+    the refusal to answer (404, 503, 415, 413, 400, 403) with nothing read further."""
     provider = str(request.path_params["provider"])
-    if provider not in SIGNED_PROVIDERS:
+    if provider not in providers:
         return PlainTextResponse("unknown provider", status_code=404)
     try:
         transport = transport_named(provider)
     except ConfigError as error:
-        logger.error("%s %s callback refused: %s", provider, kind, error.message)
+        logger.error("%s %s refused: %s", provider, what, error.message)
         return PlainTextResponse("provider not configured", status_code=503)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
@@ -166,8 +171,16 @@ async def _callback(request: Request, kind: str) -> Response:
         return PlainTextResponse("too large", status_code=413)
     params = _form(body)
     if params is None or not transport.verify(_request_url(request), params, request.headers):
-        logger.warning("%s %s callback refused: signature does not match", provider, kind)
+        logger.warning("%s %s refused: signature does not match", provider, what)
         return PlainTextResponse("forbidden", status_code=403)
+    return provider, transport, params
+
+
+async def _callback(request: Request, kind: str) -> Response:
+    checked = await signed_form(request, providers=SIGNED_PROVIDERS, what=f"{kind} callback")
+    if isinstance(checked, Response):
+        return checked
+    provider, transport, params = checked
     payload: dict[str, str]
     try:
         if kind == IngestKind.STATUS:

@@ -11,6 +11,6 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carereach.settings")
 django.setup()
 
-from carereach.ingest.app import hooks_app  # noqa: E402  (needs the apps loaded above)
+from carereach.ingest.routes import hooks_app  # noqa: E402  (needs the apps loaded above)
 
 application = hooks_app()

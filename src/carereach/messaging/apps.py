@@ -19,6 +19,15 @@ class MessagingConfig(AppConfig):
         )
 
         notice_sender_register(notice_enqueue)
+        # Mail services' bounces, complaints and unsubscribes, normalised by django-anymail.
+        from carereach.messaging.email_hooks import email_tracking_connect
+
+        email_tracking_connect()
+        # The daily letter batch for the mail house (yesterday's letters, once).
+        from carereach.messaging.runtime import scheduler_task_register
+        from carereach.messaging.services.letters import letters_batch_due
+
+        scheduler_task_register(letters_batch_due)
         # Withdrawn or expired content: what still waits to be sent with it is cancelled.
         content_retired_register(messages_cancel_for_version)
         # Sign-up attempts are counted a day per network address, then forgotten.

@@ -98,6 +98,9 @@ class Message(models.Model):
     segments = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=40, blank=True)
     reply_to = models.CharField(max_length=80, blank=True)  # inbound provider id it answers
+    # The trigger's channels still untried after this one, in order: where a post-send fallback
+    # goes when this message turns out undeliverable (messaging.services.fallback).
+    cascade = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)  # reached a terminal status

@@ -1,5 +1,8 @@
 """Answers to our messages: apps above messaging (journeys, surveys) claim inbound texts here.
 
+Calls answer too: pressing 1 during a call arrives as a reply with `channel="voice"`, the digits
+as its body and `answer="confirmed"` (pressing 9 is an opt-out, handled by consent first).
+
 Consent always sees a text first (STOP must win over everything). A text consent did not act on
 is then offered to each registered handler, in registration order; the first that returns a
 label has taken it: the label is stored on the text (`InboundMessage.handled_by`) and the
@@ -32,6 +35,8 @@ class InboundReply:
     received_at: datetime
     in_reply_to_id: int | None  # the last message sent to this number before the text
     in_reply_to_key: str | None  # that message's outbox key: "<trigger>:<step>:..."
+    channel: str = "sms"  # "voice": a key pressed during a call (body holds the digits)
+    answer: str = ""  # what the key meant, for calls: "confirmed" (1); "" for texts
 
 
 ReplyHandler = Callable[[InboundReply], str | None]

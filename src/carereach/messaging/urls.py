@@ -1,6 +1,6 @@
 from django.urls import path
 
-from carereach.messaging import inbox_views, views
+from carereach.messaging import inbox_views, letters_views, views
 
 app_name = "messaging"
 
@@ -9,4 +9,10 @@ urlpatterns = [
     path("messages/<int:message_id>/", views.message_view, name="message"),
     path("inbox/", inbox_views.inbox_view, name="inbox"),
     path("inbox/<int:inbound_id>/", inbox_views.conversation_view, name="conversation"),
+    path("letters/", letters_views.letters_view, name="letters"),
+    path(
+        "letters/<str:day>/<str:kind>/",
+        letters_views.letter_batch_file_view,
+        name="letter_batch_file",
+    ),
 ]

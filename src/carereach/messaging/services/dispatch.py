@@ -44,6 +44,7 @@ from carereach.messaging.models import (
     MessageStatus,
 )
 from carereach.messaging.policy.decide import NO_PRIOR_CONSENT
+from carereach.messaging.services.fallback import fallback_after_outcome
 from carereach.messaging.services.outbox import Reason, event_new
 from carereach.messaging.services.pacing import budget_take
 from carereach.vocabulary import Channel
@@ -206,6 +207,10 @@ def outbox_claim(*, worker: str, limit: int, now: datetime) -> tuple[list[int], 
             now,
             Reason("suppressed", "The address was found unusable after it was queued."),
         )
+        for pk in dead:
+            fallback_after_outcome(
+                message_id=pk, status=MessageStatus.SKIPPED, error_code="suppressed"
+            )
         claimed = [pk for pk in ids if pk not in set(expired) | set(revoked) | set(dead)]
         claimed, report.paced = _pace(claimed, now)
         Message.objects.filter(pk__in=claimed).update(
@@ -304,6 +309,9 @@ def _record(message: Message, result: SendResult, provider: str, worker: str) ->
                 carrier_message_id=result.provider_message_id or message.key,
             )
         _suppress_if_dead(message, provider, result.error_code)
+        fallback_after_outcome(
+            message_id=message.pk, status=str(update["status"]), error_code=result.error_code
+        )
     return str(update["status"])
 
 
@@ -412,4 +420,5 @@ def message_status_apply(
                 carrier_message_id=provider_message_id,
             )
         _suppress_if_dead(message, provider, error_code)
+        fallback_after_outcome(message_id=message.pk, status=status, error_code=error_code)
     return True

@@ -13,7 +13,7 @@ it after a crash, or a contact sitting in two overlapping segments creates nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -116,12 +116,15 @@ def _batches(contacts: QuerySet[Contact], size: int) -> Iterator[list[int]]:
         last = batch[-1]
 
 
-def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+def _counts(
+    trigger: Trigger, contact_ids: list[int], now: datetime, discount: Collection[int] = ()
+) -> dict[int, dict[str, int]]:
     week = now - timedelta(days=7)
     day = now - timedelta(days=1)
     program = trigger.program
     rows = (
         Message.objects.filter(contact_id__in=contact_ids, status__in=COUNTED, created_at__gte=week)
+        .exclude(pk__in=list(discount))
         .values("contact_id")
         .annotate(
             capped=Count("id", filter=Q(program__type=program.type, lane=Lane.BULK)),
@@ -132,7 +135,7 @@ def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int
     return {row["contact_id"]: row for row in rows}
 
 
-def _sender(trigger: Trigger, channel: str) -> str:
+def sender_for(trigger: Trigger, channel: str) -> str:
     if trigger.sender and channel == trigger.channel:
         return trigger.sender
     program = trigger.program
@@ -140,14 +143,18 @@ def _sender(trigger: Trigger, channel: str) -> str:
     return str(choices[0]) if choices else ""
 
 
-def _decide_batch(trigger: Trigger, ids: list[int], limits: Limits, at: datetime) -> list[Choice]:
-    """Each contact on the first channel of the cascade that may be used, else its first skip."""
+def _decide_batch(
+    trigger: Trigger, ids: list[int], limits: Limits, at: datetime, discount: Collection[int] = ()
+) -> list[Choice]:
+    """Each contact on the first channel of the cascade that may be used, else its first skip.
+
+    `discount`: messages left out of the caps (a fallback replaces one that never arrived)."""
     chosen: dict[int, Choice] = {}
     skipped: dict[int, Choice] = {}
     passed: dict[int, list[tuple[str, str]]] = {}
     remaining = ids
     for channel in trigger.channels:
-        for facts, decision in _decide_channel(trigger, channel, remaining, limits, at):
+        for facts, decision in _decide_channel(trigger, channel, remaining, limits, at, discount):
             pk = facts.contact_id
             if decision.action == Action.SKIP:
                 skipped.setdefault(pk, Choice(channel, facts, decision))
@@ -161,10 +168,15 @@ def _decide_batch(trigger: Trigger, ids: list[int], limits: Limits, at: datetime
 
 
 def _decide_channel(
-    trigger: Trigger, channel: str, ids: list[int], limits: Limits, at: datetime
+    trigger: Trigger,
+    channel: str,
+    ids: list[int],
+    limits: Limits,
+    at: datetime,
+    discount: Collection[int] = (),
 ) -> list[tuple[Reach, Decision]]:
     """Facts for a batch in three set-based queries, then the pure decision for each."""
-    kind = sender_kind(_sender(trigger, channel))
+    kind = sender_kind(sender_for(trigger, channel))
     reach = reach_for_contacts(contact_ids=ids, channel=channel)
     consent = consent_statuses(
         program_id=trigger.program.pk,
@@ -172,7 +184,7 @@ def _decide_channel(
         addresses=[r.address for r in reach.values() if r.address],
         now=at,
     )
-    counts = _counts(trigger, ids, at)
+    counts = _counts(trigger, ids, at, discount)
     dead = suppressed_addresses(
         channel=channel, addresses=[r.address for r in reach.values() if r.address]
     )
@@ -235,6 +247,27 @@ def fanout(
     return report
 
 
+def fanout_decide_one(
+    *,
+    trigger: Trigger,
+    contact_id: int,
+    now: datetime,
+    limits: Limits | None = None,
+    discount: Collection[int] = (),
+) -> Choice | None:
+    """The decision `fanout` would make for one contact now (None: the contact is gone), for
+    callers that write their own row (a post-send fallback)."""
+    chosen = _decide_batch(trigger, [contact_id], limits or Limits(), now, discount)
+    return chosen[0] if chosen else None
+
+
+def cascade_after(trigger: Trigger, channel: str) -> list[str]:
+    """The trigger's channels after `channel`: where a post-send fallback may still go."""
+    if not trigger.fallback or channel not in trigger.channels:
+        return []
+    return list(trigger.channels[trigger.channels.index(channel) + 1 :])
+
+
 @dataclass
 class Preview:
     """What a trigger would do now, without writing anything: counts and samples per outcome."""
@@ -290,7 +323,7 @@ def _write(
 ) -> None:
     going = [c.facts.contact_id for c in decided if c.decision.action != Action.SKIP]
     people = Contact.objects.in_bulk(going)
-    senders = {channel: _sender(trigger, channel) for channel in trigger.channels}
+    senders = {channel: sender_for(trigger, channel) for channel in trigger.channels}
     rows: list[Message] = []
     for choice in decided:
         facts, decision, channel = choice.facts, choice.decision, choice.channel
@@ -334,6 +367,7 @@ def _write(
                 due_at=decision.due_at or at,
                 expires_at=trigger.expires_at,
                 segments=segments_of(channel, body) if body else 0,
+                cascade=cascade_after(trigger, channel) if decision.action != Action.SKIP else [],
                 created_at=at,
                 done_at=at if decision.action == Action.SKIP else None,
             )

@@ -17,7 +17,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from carereach.audience.selectors import contact_ids_for_phone
-from carereach.channels.types.sandbox.transport import sandbox_receive
+from carereach.channels.types.sandbox.transport import (
+    sandbox_keypress_receive,
+    sandbox_receive,
+)
 from carereach.consent.inbound import inbound_keyword_handle
 from carereach.consent.notices import Notice, NoticeKind
 from carereach.messaging import wake
@@ -32,6 +35,7 @@ from carereach.messaging.models import (
 from carereach.messaging.replies import InboundReply, reply_offer
 from carereach.messaging.services.dispatch import message_status_apply
 from carereach.messaging.services.outbox import event_new, notice_enqueue
+from carereach.messaging.services.voice import KEYPRESS, keypress_payload, keypress_process
 from carereach.vocabulary import Channel
 
 logger = logging.getLogger(__name__)
@@ -84,6 +88,19 @@ def sandbox_text_in(*, from_number: str, to: str, body: str) -> str:
         payload={"from": from_number, "to": to, "body": body},
     )
     return text.provider_message_id
+
+
+def sandbox_keypress(*, call_id: str, digits: str) -> str:
+    """A key pressed on a sandbox call (the phone simulator's keypad), entering as Twilio's
+    Gather callback would; returns the press id."""
+    press = sandbox_keypress_receive(call_id=call_id, digits=digits)
+    ingest_record(
+        provider="sandbox",
+        kind=IngestKind.INBOUND,
+        provider_message_id=press.provider_message_id,
+        payload=keypress_payload(press),
+    )
+    return press.provider_message_id
 
 
 def _last_message_to(number: str, before: datetime) -> Message | None:
@@ -177,6 +194,13 @@ def _process(event: IngestEvent) -> bool:
             provider_message_id=event.provider_message_id,
             status=fields["status"],
             error_code=fields.get("error_code", ""),
+        )
+    if fields.get("kind") == KEYPRESS:  # a key pressed during a call
+        return keypress_process(
+            provider=event.provider,
+            provider_message_id=event.provider_message_id,
+            fields=fields,
+            received_at=event.received_at,
         )
     if InboundMessage.objects.filter(
         provider=event.provider, provider_message_id=event.provider_message_id

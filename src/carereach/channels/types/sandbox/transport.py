@@ -24,6 +24,7 @@ from carereach.channels.base import (
     Outbound,
     SendResult,
     StatusReport,
+    keypress_id,
 )
 from carereach.channels.models import Direction, SandboxMessage
 from carereach.vocabulary import Channel
@@ -124,5 +125,33 @@ def sandbox_receive(*, from_number: str, to: str, body: str) -> InboundText:
         sender=from_number,
         to=to,
         body=body,
+        at=row.created_at,
+    )
+
+
+def sandbox_keypress_receive(*, call_id: str, digits: str) -> InboundText:
+    """A person presses a key during a sandbox call (the phone simulator's keypad): recorded as
+    the call's answer, one per call (a second press is the first one)."""
+    call = SandboxMessage.objects.get(
+        provider_message_id=call_id, channel=Channel.VOICE, direction=Direction.OUT
+    )
+    press_id = keypress_id(call_id)
+    row, _ = SandboxMessage.objects.get_or_create(
+        provider_message_id=press_id,
+        defaults={
+            "direction": Direction.IN,
+            "channel": Channel.VOICE,
+            "to": call.sender,
+            "sender": call.to,
+            "body": digits,
+            "status": DeliveryStatus.DELIVERED,
+            "created_at": timezone.now(),
+        },
+    )
+    return InboundText(
+        provider_message_id=press_id,
+        sender=row.sender,
+        to=row.to,
+        body=row.body or "",
         at=row.created_at,
     )

@@ -266,6 +266,21 @@ def result_from_response(http_status: int, body: bytes) -> SendResult:
     )
 
 
+def credentials_check(account_sid: str, auth_token: str) -> None:
+    """ConfigError naming the variable when the Account SID or the Auth Token is unusable."""
+    if not account_sid:
+        raise ConfigError(
+            "CARE_TWILIO_ACCOUNT_SID is not set: expected the Account SID (AC…) "
+            "from the Twilio console"
+        )
+    if not (account_sid.startswith("AC") and len(account_sid) == 34 and account_sid.isalnum()):
+        raise ConfigError(
+            "CARE_TWILIO_ACCOUNT_SID is malformed: expected AC followed by 32 characters"
+        )
+    if not auth_token:
+        raise ConfigError("CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token")
+
+
 class TwilioTransport:
     code = CODE
     idempotent = False  # Twilio does not deduplicate our sends on any key
@@ -281,19 +296,7 @@ class TwilioTransport:
         status_callback: str = "",
         timeout: float = 5.0,
     ) -> None:
-        if not account_sid:
-            raise ConfigError(
-                "CARE_TWILIO_ACCOUNT_SID is not set: expected the Account SID (AC…) "
-                "from the Twilio console"
-            )
-        if not (account_sid.startswith("AC") and len(account_sid) == 34 and account_sid.isalnum()):
-            raise ConfigError(
-                "CARE_TWILIO_ACCOUNT_SID is malformed: expected AC followed by 32 characters"
-            )
-        if not auth_token:
-            raise ConfigError(
-                "CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token"
-            )
+        credentials_check(account_sid, auth_token)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_base = api_base.rstrip("/")
@@ -311,7 +314,8 @@ class TwilioTransport:
         )
 
     def __repr__(self) -> str:  # never the token
-        return f"TwilioTransport(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
+        name = type(self).__name__
+        return f"{name}(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
 
     def send(self, message: Outbound) -> SendResult:
         form = {"To": message.to, "Body": message.body}
@@ -320,17 +324,21 @@ class TwilioTransport:
         callback = message.status_callback or self.status_callback
         if callback:
             form["StatusCallback"] = callback
+        return self._post(MESSAGES_PATH, form)
+
+    def _post(self, path: str, form: Mapping[str, str]) -> SendResult:
+        """One authenticated form POST to the account's `path`, its answer or failure mapped."""
         try:
             response = _client(self.api_base, self.timeout).post(
-                MESSAGES_PATH.format(sid=self.account_sid),
-                data=form,
+                path.format(sid=self.account_sid),
+                data=dict(form),
                 auth=(self.account_sid, self.auth_token),
             )
         except httpx2.ReadTimeout:
             return SendResult(
                 accepted=False,
                 error_code=TIMEOUT,
-                error_message="Twilio did not answer in time and may have sent it; not retried",
+                error_message="Twilio did not answer in time and may have acted on it; not retried",
                 retryable=False,
             )
         except httpx2.TimeoutException:  # connect or pool timeout: the request never left

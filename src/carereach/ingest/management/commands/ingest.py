@@ -27,7 +27,10 @@ def configured_providers() -> list[str]:
 
 
 class Command(CarereachCommand):
-    help = "Serve the ingest endpoints (/hooks/…: carrier status callbacks and inbound texts)."
+    help = (
+        "Serve the ingest endpoints (/hooks/…: carrier status callbacks, inbound texts, "
+        "key presses during calls)."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,22 @@
+"""Every ingest endpoint under /hooks: the text callbacks (`app.py`) and the call key presses
+(`voice.py`). `carereach.asgi` mounts these beside Django; `carereach ingest` serves them alone."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
+
+from carereach.ingest.app import PREFIX
+from carereach.ingest.app import ROUTES as TEXT_ROUTES
+from carereach.ingest.voice import gather
+
+__all__ = ["PREFIX", "ROUTES", "hooks_app"]
+
+ROUTES: list[BaseRoute] = [
+    *TEXT_ROUTES,
+    Route("/{provider}/gather", gather, methods=["POST"]),
+]
+
+
+def hooks_app() -> Starlette:
+    return Starlette(routes=[Mount(PREFIX, routes=ROUTES)])
