@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "carereach.content",
     "carereach.messaging",
     "carereach.campaigns",
+    "carereach.journeys",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",

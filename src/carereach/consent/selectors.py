@@ -174,3 +174,14 @@ def revoked_row_q(
             status=ConsentStatus.REVOKED,
         )
     )
+
+
+def contact_opted_out_since(*, contact_id: int, program_id: int, since: datetime) -> bool:
+    """True when the contact opted out of the program (on any address or channel) at or after
+    `since`: an automation that began before must not go on by another channel."""
+    return ConsentState.objects.filter(
+        contact_id=contact_id,
+        program_id=program_id,
+        status=ConsentStatus.REVOKED,
+        changed_at__gte=since,
+    ).exists()
