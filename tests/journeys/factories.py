@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.consent.models import Program
@@ -62,7 +63,12 @@ def approved(
         contact_kinds=["patient"],
         media_url="",
     )
-    return content.approve(content.first_version(item), author=author, reviewer=reviewer)
+    return content.approve(
+        content.first_version(item),
+        author=author,
+        reviewer=reviewer,
+        valid_until=timezone.now() + timedelta(days=365),
+    )
 
 
 def clinic_make(author: User, reviewer: User) -> Clinic:
@@ -84,7 +90,11 @@ def clinic_make(author: User, reviewer: User) -> Clinic:
         content.email(REMINDER_EN, subject="Your appointment"),
     )
     refill = approved(program, author, reviewer, "refill-reminder", content.sms(REFILL_EN))
-    daily = approved(program, author, reviewer, "daily-reminder", content.sms(DAILY_EN))
+    # Daily reminders need consent: the healthcare exemption allows one text a day in any 24 h.
+    daily_program = content.program(
+        "daily", name="Daily reminders", type="informational", sender_numbers=[SENDER]
+    )
+    daily = approved(daily_program, author, reviewer, "daily-reminder", content.sms(DAILY_EN))
     appointments = journey_create(
         data=JourneyInput(
             code="appointments",
@@ -121,13 +131,15 @@ def clinic_make(author: User, reviewer: User) -> Clinic:
             code="daily-medication",
             name="Daily medication",
             kind="medication",
-            program=program,
+            program=daily_program,
             channels=["sms"],
             steps=[StepInput(offset_minutes=0, content_version_id=daily.pk)],
         ),
         actor=author,
     )
-    return Clinic(author, reviewer, program, reminder, refill, daily, appointments, refills, medication)
+    return Clinic(
+        author, reviewer, program, reminder, refill, daily, appointments, refills, medication
+    )
 
 
 def patient(phone: str = PHONE, language: str = "en", **fields: str) -> Contact:

@@ -64,7 +64,8 @@ def test_reminder_then_c_confirms_and_is_answered(clinic: Clinic, clock: Clock) 
     clock.advance(days=1)
     _tick()
     [reminder] = _phone_got()
-    assert "Dr. Lee" in reminder and "(415) 555-0100" in reminder
+    assert "Dr. Lee" in reminder
+    assert "(415) 555-0100" in reminder
     assert "Reply C to confirm, R to reschedule" in reminder
     assert "Fri, Nov 27 at 12:00 PM EST" in reminder  # the patient's local time
 
@@ -188,7 +189,8 @@ def test_rescheduling_moves_the_reminders(clinic: Clinic, clock: Clock) -> None:
     first.refresh_from_db()
     assert appointment.status == AppointmentStatus.RESCHEDULED
     assert first.state == EnrolmentState.CANCELLED
-    assert moved.enrolment is not None and moved.enrolment.pk != first.pk
+    assert moved.enrolment is not None
+    assert moved.enrolment.pk != first.pk
     clock.advance(days=2)  # the old 48 h / 24 h times pass: nothing goes for the old time
     _tick()
     assert len(_phone_got()) == 1
@@ -249,4 +251,3 @@ def test_restart_in_the_middle_never_doubles(clinic: Clinic, clock: Clock) -> No
     worker_tick("w2")
     assert len(_phone_got()) == 1
     assert Message.objects.filter(key__startswith=f"{enrolment.trigger_key}:").count() == 1
-

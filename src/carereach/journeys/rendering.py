@@ -140,7 +140,8 @@ def step_renderer(
                 and drug.lower() in rendered.text.lower()
             ):
                 raise PhiNotAcceptedError(
-                    f"The text names the medicine, and the patient has not accepted PHI by {channel}."
+                    "The text names the medicine, and the patient has not accepted PHI by "
+                    f"{channel}."
                 )
         except CarereachError as error:
             failures.errors[key] = error

@@ -290,7 +290,8 @@ def refill_anchor(dispense: Dispense, journey: Journey, contact: Contact) -> dat
     )
 
 
-def dispense_check(data: DispenseInput, *, today: date) -> None:
+def dispense_check(data: DispenseInput, *, today: date) -> tuple[date, int]:
+    """The hand-over date and days' supply, once every field is valid."""
     if not data.external_id.strip():
         raise ValidationError("Give the dispensing's id in your system.", field="external_id")
     if not data.drug_code.strip():
@@ -306,6 +307,7 @@ def dispense_check(data: DispenseInput, *, today: date) -> None:
         )
     if data.days_supply <= 0 or data.days_supply > 400:
         raise ValidationError("Days' supply must be between 1 and 400.", field="days_supply")
+    return data.handed_over, data.days_supply
 
 
 def dispense_record(
@@ -314,9 +316,7 @@ def dispense_record(
     """Store one fill; the next fill of a drug ends the reminders of the previous one (early
     refills included), and the newest fill's refill reminders start."""
     at = now or timezone.now()
-    dispense_check(data, today=at.date())
-    assert data.handed_over is not None  # checked above
-    assert data.days_supply is not None
+    handed_over, days_supply = dispense_check(data, today=at.date())
     journey = journey_for(JourneyKind.REFILL, data.journey)
     with transaction.atomic():
         existing = Dispense.objects.filter(external_id=data.external_id).first()
@@ -332,10 +332,10 @@ def dispense_record(
             drug_code=data.drug_code.strip(),
             drug_system=data.drug_system.strip(),
             drug_name=data.drug_name.strip(),
-            handed_over=data.handed_over,
-            days_supply=data.days_supply,
+            handed_over=handed_over,
+            days_supply=days_supply,
             quantity=data.quantity,
-            refill_due=data.handed_over + timedelta(days=data.days_supply),
+            refill_due=handed_over + timedelta(days=days_supply),
             created_at=at,
         )
         earlier = Dispense.objects.filter(
