@@ -13,6 +13,7 @@ from carereach.campaigns.demo import demo_campaigns_seed
 from carereach.consent.models import Program
 from carereach.consent.services import program_save
 from carereach.content.demo import demo_content_seed
+from carereach.journeys.demo import demo_journeys_seed
 from carereach.security.roles import ROLE_LABELS, Role
 from carereach.security.services import user_create
 
@@ -57,6 +58,7 @@ def demo_seed() -> Seeded:
     seeded.notes.extend(demo_programs_seed(actor=users["admin"]))
     seeded.notes.extend(demo_content_seed(author=users["marketer"], reviewer=users["compliance"]))
     seeded.notes.extend(demo_campaigns_seed(marketer=users["marketer"], rep=users.get("rep")))
+    seeded.notes.extend(demo_journeys_seed(author=users["marketer"], reviewer=users["compliance"]))
     return seeded
 
 

@@ -20,6 +20,7 @@ from carereach.consent.api import router as consent_router
 from carereach.content.api import router as content_router
 from carereach.errors import CarereachError
 from carereach.interop.health import router as health_router
+from carereach.journeys.api import router as journeys_router
 from carereach.messaging.api import router as messaging_router
 from carereach.security.api import router as security_router
 from carereach.security.api_auth import ApiKeyAuth
@@ -82,3 +83,4 @@ api.add_router("/", consent_router)
 api.add_router("/", content_router)
 api.add_router("/", messaging_router)
 api.add_router("/", campaigns_router)
+api.add_router("/", journeys_router)
