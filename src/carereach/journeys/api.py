@@ -133,7 +133,7 @@ def journeys_list_op(request: HttpRequest) -> list[JourneyOut]:
 
 
 @router.post("/journeys", response={201: JourneyOut}, auth=requires(Capability.RUN_CAMPAIGNS))
-def journey_create_op(request: HttpRequest, payload: JourneyIn) -> Status:
+def journey_create_op(request: HttpRequest, payload: JourneyIn) -> Status[JourneyOut]:
     journey = journey_create(data=_journey_input(payload), actor=acting_user(request))
     return Status(201, _journey_out(journey_get(journey_id=journey.pk)))
 
@@ -189,7 +189,7 @@ class AppointmentIn(Schema):
 @router.post(
     "/appointments", response={200: RecordOut, 201: RecordOut}, auth=requires(Capability.VIEW_PHI)
 )
-def appointment_save_op(request: HttpRequest, payload: AppointmentIn) -> Status:
+def appointment_save_op(request: HttpRequest, payload: AppointmentIn) -> Status[RecordOut]:
     result = appointment_save(
         data=AppointmentInput(
             external_id=payload.external_id,
@@ -211,7 +211,7 @@ def appointment_save_op(request: HttpRequest, payload: AppointmentIn) -> Status:
     response={200: RecordOut, 201: RecordOut},
     auth=requires(Capability.VIEW_PHI),
 )
-def appointment_fhir_op(request: HttpRequest, payload: dict[str, Any] = Body(...)) -> Status:
+def appointment_fhir_op(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[RecordOut]:
     """A FHIR R4 Appointment; the provider's phone comes from a contained Practitioner's
     telecom, else the journey program's help contact."""
     journey = Journey.objects.filter(kind="appointment", active=True).select_related("program")
@@ -291,7 +291,7 @@ def _dispense_out(result: DispenseResult) -> RecordOut:
 @router.post(
     "/dispenses", response={200: RecordOut, 201: RecordOut}, auth=requires(Capability.VIEW_PHI)
 )
-def dispense_op(request: HttpRequest, payload: DispenseIn) -> Status:
+def dispense_op(request: HttpRequest, payload: DispenseIn) -> Status[RecordOut]:
     result = dispense_record(
         data=DispenseInput(
             external_id=payload.external_id,
@@ -314,7 +314,7 @@ def dispense_op(request: HttpRequest, payload: DispenseIn) -> Status:
     response={200: RecordOut, 201: RecordOut},
     auth=requires(Capability.VIEW_PHI),
 )
-def dispense_fhir_op(request: HttpRequest, payload: dict[str, Any] = Body(...)) -> Status:
+def dispense_fhir_op(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[RecordOut]:
     """A FHIR R4 MedicationDispense: whenHandedOver + daysSupply give the refill due date."""
     result = dispense_record(data=dispense_from_fhir(payload), actor=acting_user(request))
     return Status(201 if result.created else 200, _dispense_out(result))
@@ -328,7 +328,7 @@ class ScheduleIn(Schema):
 
 
 @router.post("/medication-schedules", response={201: RecordOut}, auth=requires(Capability.VIEW_PHI))
-def schedule_op(request: HttpRequest, payload: ScheduleIn) -> Status:
+def schedule_op(request: HttpRequest, payload: ScheduleIn) -> Status[RecordOut]:
     schedule, enrolment = medication_schedule_save(
         patient=patient_get(payload.patient),
         local_time=payload.local_time,

@@ -100,7 +100,7 @@ def _read(
     text: str,
     columns: Iterable[str],
     parse: Callable[[dict[str, str]], T],
-    check: Callable[[T], None],
+    check: Callable[[T], object],
 ) -> ImportReport[T]:
     report: ImportReport[T] = ImportReport()
     reader = csv.DictReader(io.StringIO(text))

@@ -36,7 +36,7 @@ def journeys_overview() -> list[JourneyRow]:
         ),
         n_done=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.DONE), distinct=True),
     )
-    return [JourneyRow(j, j.n_steps, j.n_active, j.n_done) for j in rows]  # type: ignore[attr-defined]
+    return [JourneyRow(j, j.n_steps, j.n_active, j.n_done) for j in rows]
 
 
 def journey_get(*, journey_id: int) -> Journey:

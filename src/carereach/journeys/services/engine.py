@@ -49,7 +49,7 @@ from carereach.messaging.models import (
     MessageEvent,
     MessageStatus,
 )
-from carereach.messaging.services.fanout import Renderer, Trigger, fanout
+from carereach.messaging.services.fanout import Rendered, Renderer, Trigger, fanout
 from carereach.messaging.services.outbox import Reason
 from carereach.messaging.services.triggers import trigger_cancel
 
@@ -224,8 +224,8 @@ def step_send(enrolment: Enrolment, step: JourneyStep, at: datetime) -> Message 
     return Message.objects.filter(key=trigger.message_key(enrolment.contact_id)).first()
 
 
-def _no_render(contact: Contact, key: str, language: str) -> object:
-    raise AssertionError("a step without content is skipped before rendering")
+def _no_render(contact: Contact, key: str, language: str) -> Rendered:
+    return Rendered(body="")  # never called: a step without content is skipped before
 
 
 def _runs(step: JourneyStep, enrolment: Enrolment) -> bool:

@@ -250,7 +250,7 @@ def appointment_set_status(
             patient=appointment.patient,
             provider_name=appointment.provider_name,
             provider_phone=appointment.provider_phone,
-            location=appointment.location,
+            location=appointment.location or "",
             start_at=appointment.start_at,
             status=status,
         ),
