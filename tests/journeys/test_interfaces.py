@@ -198,8 +198,8 @@ def test_demo_sends_a_reminder_and_c_confirms() -> None:
     notes = demo_seed().notes
     assert any(note.startswith("demo journeys") for note in notes)
     reminder = Message.objects.get(origin="journey")
-    if reminder.status != "sent":
-        pytest.skip("quiet hours in the demo patient's zone hold the reminder")
+    if reminder.status not in ("sent", "delivered"):  # held for quiet hours in their zone
+        pytest.skip(f"not sent: {reminder.status} {reminder.reasons}")
     sandbox_text_in(from_number=reminder.address, to=reminder.sender, body="C")
     worker_tick("w1")
     assert Appointment.objects.get().status == "confirmed"
