@@ -18,8 +18,13 @@ from ninja.responses import Status
 from carereach.consent.selectors import program_get
 from carereach.errors import ValidationError
 from carereach.journeys.fhir import appointment_from_fhir, dispense_from_fhir
-from carereach.journeys.models import Appointment, Dispense, Enrolment, Journey
-from carereach.journeys.selectors import appointment_rates, journey_get, journeys_overview
+from carereach.journeys.models import Appointment, Dispense, Enrolment, Journey, JourneyKind
+from carereach.journeys.selectors import (
+    appointment_rates,
+    journey_default,
+    journey_get,
+    journeys_overview,
+)
 from carereach.journeys.services.editing import (
     JourneyInput,
     StepInput,
@@ -214,9 +219,10 @@ def appointment_save_op(request: HttpRequest, payload: AppointmentIn) -> Status[
 def appointment_fhir_op(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[RecordOut]:
     """A FHIR R4 Appointment; the provider's phone comes from a contained Practitioner's
     telecom, else the journey program's help contact."""
-    journey = Journey.objects.filter(kind="appointment", active=True).select_related("program")
-    first = journey.first()
-    data = appointment_from_fhir(payload, default_phone=first.program.help_contact if first else "")
+    journey = journey_default(kind=JourneyKind.APPOINTMENT)
+    data = appointment_from_fhir(
+        payload, default_phone=journey.program.help_contact if journey else ""
+    )
     result = appointment_save(data=data, actor=acting_user(request))
     return Status(201 if result.created else 200, _appointment_out(result))
 

@@ -51,6 +51,16 @@ def journey_get(*, journey_id: int) -> Journey:
     return found
 
 
+def journey_default(*, kind: str) -> Journey | None:
+    """The journey a record of this kind enrols in when none is named: the first active one."""
+    return (
+        Journey.objects.filter(kind=kind, active=True)
+        .select_related("program")
+        .order_by("pk")
+        .first()
+    )
+
+
 def appointments_recent(*, limit: int = 50) -> QuerySet[Appointment]:
     return Appointment.objects.select_related("patient").order_by("-start_at", "-id")[:limit]
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from carereach.content.selectors import versions_approved
-from carereach.errors import CarereachError
+from carereach.errors import CarereachError, ValidationError
 from carereach.journeys.models import StepAction, StepCondition
 from carereach.journeys.selectors import appointment_rates, journey_get, journeys_overview
 from carereach.journeys.services.editing import StepInput, journey_input_of, journey_update
@@ -33,7 +33,7 @@ def _minutes(value: str, where: str) -> int:
     try:
         return round(float(value) * 60)
     except ValueError:
-        raise CarereachError(
+        raise ValidationError(
             f"{where}: the offset must be a number of hours.", field="steps"
         ) from None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
+
 from carereach.journeys.models import (
     Appointment,
     AppointmentResponse,
@@ -72,9 +74,10 @@ def journey_reply_handle(reply: InboundReply) -> str | None:
     enrolment_id = _enrolment_id(reply.in_reply_to_key)
     if answer is None or enrolment_id is None:
         return None
-    enrolment = (
-        Enrolment.objects.select_related("journey", "contact").filter(pk=enrolment_id).first()
-    )
+    rows = Enrolment.objects.select_related("journey", "contact").filter(pk=enrolment_id)
+    if connection.vendor == "postgresql":
+        rows = rows.select_for_update(of=("self",))  # after a scheduler advancing it commits
+    enrolment = rows.first()
     if enrolment is None or enrolment.journey.kind != JourneyKind.APPOINTMENT:
         return None
     contact = enrolment.contact

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from carereach.consent.models import Program
@@ -169,11 +169,12 @@ def _reschedule_enrolments(journey: Journey, new_steps: list[int], at: datetime)
     last = 0
     seen = 0
     while True:
-        chunk = list(
-            Enrolment.objects.filter(
-                journey=journey, state=EnrolmentState.ACTIVE, pk__gt=last
-            ).order_by("pk")[:CHUNK]
-        )
+        rows = Enrolment.objects.filter(
+            journey=journey, state=EnrolmentState.ACTIVE, pk__gt=last
+        ).order_by("pk")
+        if connection.vendor == "postgresql":
+            rows = rows.select_for_update()  # wait for a scheduler advancing them; read fresh
+        chunk = list(rows[:CHUNK])
         if not chunk:
             return seen
         for enrolment in chunk:

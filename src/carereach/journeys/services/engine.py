@@ -272,7 +272,10 @@ def enrolment_advance(enrolment: Enrolment, *, now: datetime) -> None:
     enrolment.updated_at = now
     if enrolment.due_at is None and not _repeat(enrolment, steps, now):
         enrolment.state = EnrolmentState.DONE
-    enrolment.save()
+    # Only what advancing changes: an answer recorded meanwhile (`reply`) is never overwritten.
+    enrolment.save(
+        update_fields=["done_steps", "due_at", "updated_at", "state", "anchor_at", "occurrence"]
+    )
 
 
 def next_local(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -31,6 +31,7 @@ from carereach.journeys.models import (
     SubjectKind,
 )
 from carereach.journeys.rendering import zone_of
+from carereach.journeys.selectors import journey_default
 from carereach.journeys.services.engine import (
     enrolment_open,
     enrolments_cancel,
@@ -55,7 +56,7 @@ def journey_for(kind: str, code: str = "") -> Journey | None:
         if not journey.active:
             raise ValidationError(f"The journey “{code}” is not active.", field="journey")
         return journey
-    return Journey.objects.filter(kind=kind, active=True).order_by("pk").first()
+    return journey_default(kind=kind)
 
 
 def patient_get(patient_id: int | None) -> Contact:
