@@ -203,3 +203,30 @@ def test_demo_sends_a_reminder_and_c_confirms() -> None:
     sandbox_text_in(from_number=reminder.address, to=reminder.sender, body="C")
     worker_tick("w1")
     assert Appointment.objects.get().status == "confirmed"
+
+
+def test_appointments_page_for_coordinators(
+    clinic: Clinic, clock: Clock, signed_in: Callable[[Role], Client]
+) -> None:
+    from carereach.security.models import AuditEntry
+
+    person = f.patient()
+    booked = f.appointment(person, clock.now + f.days(4), external_id="EHR-1").appointment
+    coordinator = signed_in(Role.CARE_COORDINATOR)
+    page = coordinator.get("/journeys/appointments/")
+    assert page.status_code == 200
+    assert b'data-testid="appointment-EHR-1"' in page.content
+    assert AuditEntry.objects.filter(object_type="appointment", action="read").exists()
+    assert b"EHR-1" not in coordinator.get("/journeys/appointments/?response=reschedule").content
+    assert signed_in(Role.MARKETER).get("/journeys/appointments/").status_code == 403
+    assert (
+        signed_in(Role.MARKETER)
+        .post(f"/journeys/appointments/{booked.pk}/status/", {"status": "noshow"})
+        .status_code
+        == 403
+    )
+    done = coordinator.post(f"/journeys/appointments/{booked.pk}/status/", {"status": "noshow"})
+    assert done.status_code == 302
+    booked.refresh_from_db()
+    assert booked.status == "noshow"
+    assert Enrolment.objects.get().state == "cancelled"

@@ -28,6 +28,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Review", "content:review_queue", Capability.REVIEW_CONTENT),
     NavItem("Campaigns", "campaigns:list", Capability.RUN_CAMPAIGNS),
     NavItem("Journeys", "journeys:list", Capability.RUN_CAMPAIGNS),
+    NavItem("Appointments", "journeys:appointments", Capability.VIEW_PHI),
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),

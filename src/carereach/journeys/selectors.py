@@ -61,8 +61,18 @@ def journey_default(*, kind: str) -> Journey | None:
     )
 
 
-def appointments_recent(*, limit: int = 50) -> QuerySet[Appointment]:
-    return Appointment.objects.select_related("patient").order_by("-start_at", "-id")[:limit]
+def appointments_for_console(
+    *, response: str = "", upcoming: bool = True, now: datetime | None = None, limit: int = 200
+) -> QuerySet[Appointment]:
+    """Appointments for the coordinators' page: upcoming (soonest first) or past (latest first),
+    optionally only those whose patient answered `response` (e.g. asked to reschedule)."""
+    at = now or timezone.now()
+    rows = Appointment.objects.select_related("patient")
+    if response:
+        rows = rows.filter(response=response)
+    if upcoming:
+        return rows.filter(start_at__gt=at).order_by("start_at", "pk")[:limit]
+    return rows.filter(start_at__lte=at).order_by("-start_at", "-pk")[:limit]
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,81 @@
 """Console pages of journeys: the list (with appointment confirmation and no-show rates) and
-the edit page (steps, offsets, content, channels). Both need `run_campaigns`."""
+the edit page (steps, offsets, content, channels), for `run_campaigns`; the appointments and
+what their patients answered, for `view_phi` (care coordinators)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carereach.content.selectors import versions_approved
 from carereach.errors import CarereachError, ValidationError
-from carereach.journeys.models import StepAction, StepCondition
-from carereach.journeys.selectors import appointment_rates, journey_get, journeys_overview
+from carereach.journeys.models import (
+    AppointmentResponse,
+    AppointmentStatus,
+    StepAction,
+    StepCondition,
+)
+from carereach.journeys.selectors import (
+    appointment_rates,
+    appointments_for_console,
+    journey_get,
+    journeys_overview,
+)
 from carereach.journeys.services.editing import StepInput, journey_input_of, journey_update
+from carereach.journeys.services.records import appointment_get, appointment_set_status
+from carereach.security.audit import audit_record
+from carereach.security.models import AuditAction
 from carereach.security.permissions import acting_user, require_capability
 from carereach.security.roles import Capability
 
 MAX_NEW_STEPS = 1  # blank rows offered for a new step
+
+
+@require_GET
+@require_capability(Capability.VIEW_PHI)
+def appointment_list_view(request: HttpRequest) -> HttpResponse:
+    """Appointments and what their patients answered; reading the list is audited."""
+    response = request.GET.get("response", "")
+    if response not in AppointmentResponse.values:
+        response = ""
+    upcoming = request.GET.get("when", "upcoming") != "past"
+    rows = list(appointments_for_console(response=response, upcoming=upcoming))
+    audit_record(
+        actor=acting_user(request),
+        action=AuditAction.READ,
+        object_type="appointment",
+        note=f"appointment list: {len(rows)} shown",
+    )
+    return render(
+        request,
+        "journeys/appointment_list.html",
+        {
+            "appointments": rows,
+            "response": response,
+            "upcoming": upcoming,
+            "responses": AppointmentResponse.choices,
+            "rates": appointment_rates(),
+        },
+    )
+
+
+@require_POST
+@require_capability(Capability.VIEW_PHI)
+def appointment_status_view(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """Mark an appointment cancelled or a no-show (its waiting reminders are cancelled)."""
+    status = request.POST.get("status", "")
+    if status not in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
+        messages.error(request, "Choose cancelled or no-show.")
+    else:
+        appointment_set_status(
+            appointment=appointment_get(appointment_id=appointment_id),
+            status=status,
+            actor=acting_user(request),
+        )
+        messages.success(request, "Appointment updated; its waiting reminders were cancelled.")
+    return redirect("journeys:appointments")
 
 
 @require_GET

@@ -37,6 +37,8 @@ RESCHEDULE_WORDS = frozenset(
     {"reschedule", "rescheduling", "reprogramar", "reprogramo", "cambiar", "cambio"}
 )
 _NOT_WORDS = re.compile(r"[^a-z0-9 ]+")
+# A negation anywhere makes a free-text answer one for a person ("can't confirm").
+_NEGATION = re.compile(r"\b(no|not|never|cannot|can ?t|don ?t|won ?t|couldn ?t|nunca)\b")
 
 
 def fold(text: str) -> str:
@@ -56,7 +58,9 @@ def answer_read(text: str) -> Answer | None:
         return Answer.RESCHEDULE
     words = set(folded.split())
     confirm, reschedule = bool(words & CONFIRM_WORDS), bool(words & RESCHEDULE_WORDS)
-    if confirm and not reschedule and not words & {"not", "no", "cant", "cannot"}:
+    if _NEGATION.search(folded):
+        return None
+    if confirm and not reschedule:
         return Answer.CONFIRM
     if reschedule and not confirm:
         return Answer.RESCHEDULE
