@@ -251,3 +251,26 @@ def test_restart_in_the_middle_never_doubles(clinic: Clinic, clock: Clock) -> No
     worker_tick("w2")
     assert len(_phone_got()) == 1
     assert Message.objects.filter(key__startswith=f"{enrolment.trigger_key}:").count() == 1
+
+
+def test_a_cancelled_appointment_booked_again_gets_reminders(clinic: Clinic, clock: Clock) -> None:
+    appointment, first = _booked(clock)
+    appointment_set_status(appointment=appointment, status="cancelled", actor=None)
+    again = f.appointment(appointment.patient, appointment.start_at)
+    assert again.enrolment is not None
+    assert again.enrolment.pk != first.pk
+    clock.advance(days=1)
+    _tick()
+    assert len(_phone_got()) == 1
+
+
+def test_an_answer_after_stop_is_recorded_but_not_answered(clinic: Clinic, clock: Clock) -> None:
+    appointment, _ = _booked(clock)
+    clock.advance(days=1)
+    _tick()
+    _reply("STOP")
+    before = len(_phone_got())
+    assert _reply("C").handled_by == "appointment"
+    appointment.refresh_from_db()
+    assert appointment.response == AppointmentResponse.CONFIRMED
+    assert len(_phone_got()) == before  # nothing more to a number that opted out

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from carereach.consent.selectors import address_opted_out
 from carereach.journeys.models import (
     Appointment,
     AppointmentResponse,
@@ -102,6 +103,8 @@ def journey_reply_handle(reply: InboundReply) -> str | None:
             when=when_words(appointment, contact, language),
             provider_phone=appointment.provider_phone,
         )
+    if address_opted_out(address=reply.from_number, sender=reply.to_number):
+        return LABEL  # recorded; nothing is sent to a number that opted out of everything here
     message_enqueue(
         key=f"journey:{enrolment.pk}:answer:{reply.provider}:{reply.provider_message_id}"[:200],
         origin="journey_answer",

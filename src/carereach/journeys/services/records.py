@@ -152,7 +152,12 @@ def appointment_save(
             Appointment.objects.select_for_update().filter(external_id=data.external_id).first()
         )
         moved = existing is not None and existing.start_at != data.start_at
-        if data.status in REMINDED and data.start_at <= at and (existing is None or moved):
+        rebooked = existing is not None and existing.status not in REMINDED
+        if (
+            data.status in REMINDED
+            and data.start_at <= at
+            and (existing is None or moved or rebooked)
+        ):
             raise ValidationError(
                 "The appointment's start time has passed; reminders are only for appointments "
                 "still to come.",
@@ -221,6 +226,10 @@ def appointment_save(
                 reason="The appointment moved; reminders follow the new time.",
                 at=at,
             )
+            enrolment = _enrol_appointment(appointment, journey, at)
+        elif rebooked:  # cancelled or no-show before, booked again: reminders start anew
+            appointment.response = AppointmentResponse.NONE
+            appointment.responded_at = None
             enrolment = _enrol_appointment(appointment, journey, at)
         appointment.updated_at = at
         appointment.save()
