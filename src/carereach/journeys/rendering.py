@@ -21,7 +21,6 @@ from carereach.errors import CarereachError
 from carereach.journeys.models import (
     Appointment,
     Dispense,
-    Enrolment,
     MedicationSchedule,
     SubjectKind,
 )
@@ -53,13 +52,12 @@ def content_problem(version: ContentVersion | None, at: Any = None) -> str:
     return f"Version {version.label}: {REASON_TEXT[availability]}."
 
 
-def subject_of(enrolment: Enrolment) -> Appointment | Dispense | MedicationSchedule | None:
-    model = {
-        SubjectKind.APPOINTMENT: Appointment,
-        SubjectKind.DISPENSE: Dispense,
-        SubjectKind.MEDICATION: MedicationSchedule,
-    }[SubjectKind(enrolment.subject_kind)]
-    return model.objects.filter(pk=enrolment.subject_id).first()  # type: ignore[attr-defined,no-any-return]
+Subject = Appointment | Dispense | MedicationSchedule
+SUBJECT_MODELS: dict[SubjectKind, type[Appointment] | type[Dispense] | type[MedicationSchedule]] = {
+    SubjectKind.APPOINTMENT: Appointment,
+    SubjectKind.DISPENSE: Dispense,
+    SubjectKind.MEDICATION: MedicationSchedule,
+}
 
 
 def phi_accepted(contact: Contact, channel: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.audience.selectors import reach_for_contacts
-from carereach.consent.selectors import contact_opted_out_since
+from carereach.consent.selectors import opt_outs_since
 from carereach.journeys.models import (
     Enrolment,
     EnrolmentState,
@@ -33,12 +34,14 @@ from carereach.journeys.models import (
     MedicationSchedule,
     StepAction,
     StepCondition,
+    SubjectKind,
 )
 from carereach.journeys.rendering import (
+    SUBJECT_MODELS,
     Failures,
+    Subject,
     content_problem,
     step_renderer,
-    subject_of,
     zone_of,
 )
 from carereach.messaging.models import (
@@ -63,6 +66,41 @@ ENDING_SKIPS = {
     "consent_revoked": "The person opted out.",
     "contact_inactive": "The contact is no longer active.",
 }
+
+
+@dataclass
+class BatchFacts:
+    """What a batch of enrolments needs from other tables, read once per batch (set-based):
+    their records, their opt-outs since enrolment, their addresses per channel."""
+
+    subjects: dict[tuple[str, int], Subject] = field(default_factory=dict)
+    opt_outs: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    addresses: dict[str, dict[int, str]] = field(default_factory=dict)  # channel -> contact -> ""
+
+
+def batch_facts(enrolments: list[Enrolment]) -> BatchFacts:
+    facts = BatchFacts()
+    if not enrolments:
+        return facts
+    by_kind: dict[str, list[int]] = {}
+    for enrolment in enrolments:
+        by_kind.setdefault(enrolment.subject_kind, []).append(enrolment.subject_id)
+    for kind, ids in by_kind.items():
+        for pk, subject in SUBJECT_MODELS[SubjectKind(kind)].objects.in_bulk(ids).items():
+            facts.subjects[(kind, pk)] = subject
+    contact_ids = sorted({e.contact_id for e in enrolments})
+    facts.opt_outs = opt_outs_since(
+        contact_ids=contact_ids,
+        program_ids=sorted({e.journey.program_id for e in enrolments}),
+        since=min(e.created_at for e in enrolments),
+    )
+    channels = {
+        c for e in enrolments for s in e.journey.steps.all() for c in step_channels(e.journey, s)
+    }
+    for channel in sorted(channels):
+        reach = reach_for_contacts(contact_ids=contact_ids, channel=channel)
+        facts.addresses[channel] = {pk: one.address for pk, one in reach.items()}
+    return facts
 
 
 def steps_of(journey: Journey) -> list[JourneyStep]:
@@ -176,8 +214,11 @@ def _skip_unrendered(failures: Failures, at: datetime) -> None:
         ).update(kind=EventKind.SKIPPED, detail={"reason": code})
 
 
-def step_send(enrolment: Enrolment, step: JourneyStep, at: datetime) -> Message | None:
+def step_send(
+    enrolment: Enrolment, step: JourneyStep, at: datetime, facts: BatchFacts | None = None
+) -> Message | None:
     """The step's message through the pipeline (decide, render, outbox); returns its row."""
+    facts = facts or batch_facts([enrolment])
     journey = enrolment.journey
     channels = step_channels(journey, step)
     version = step.content_version
@@ -196,17 +237,15 @@ def step_send(enrolment: Enrolment, step: JourneyStep, at: datetime) -> Message 
         fallback=tuple(channels[1:]),
     )
     failures = Failures()
-    subject = subject_of(enrolment)
+    subject = facts.subjects.get((enrolment.subject_kind, enrolment.subject_id))
     renderers: dict[str, Renderer] = {}
     for channel in trigger.channels:
-        reach = reach_for_contacts(contact_ids=[enrolment.contact_id], channel=channel)
-        facts = reach.get(enrolment.contact_id)
         if version is not None:
             renderers[channel] = step_renderer(
                 version=version,
                 subject=subject,
                 channel=channel,
-                address=facts.address if facts else "",
+                address=facts.addresses.get(channel, {}).get(enrolment.contact_id, ""),
                 failures=failures,
                 at=at,
             )
@@ -236,14 +275,14 @@ def _runs(step: JourneyStep, enrolment: Enrolment) -> bool:
     return True
 
 
-def enrolment_advance(enrolment: Enrolment, *, now: datetime) -> None:
+def enrolment_advance(
+    enrolment: Enrolment, *, now: datetime, facts: BatchFacts | None = None
+) -> None:
     """Run every step of the enrolment that is due at `now`, then set when the next one is."""
+    facts = facts or batch_facts([enrolment])
     steps = steps_of(enrolment.journey)
-    if contact_opted_out_since(
-        contact_id=enrolment.contact_id,
-        program_id=enrolment.journey.program_id,
-        since=enrolment.created_at,
-    ):
+    opted_out = facts.opt_outs.get((enrolment.contact_id, enrolment.journey.program_id))
+    if opted_out is not None and opted_out >= enrolment.created_at:
         enrolment_stop(enrolment=enrolment, reason=ENDING_SKIPS["consent_revoked"], at=now)
         return
     done = list(enrolment.done_steps)
@@ -261,7 +300,7 @@ def enrolment_advance(enrolment: Enrolment, *, now: datetime) -> None:
         ]
         if later:
             continue  # a later reminder is due too: only the latest goes, never a burst
-        message = step_send(enrolment, step, now)
+        message = step_send(enrolment, step, now, facts)
         if message is not None and message.status == MessageStatus.SKIPPED:
             ending = ENDING_SKIPS.get(message.reasons[0]["code"] if message.reasons else "")
             if ending:
@@ -270,7 +309,7 @@ def enrolment_advance(enrolment: Enrolment, *, now: datetime) -> None:
     enrolment.done_steps = done
     enrolment.due_at = next_due(enrolment, steps)
     enrolment.updated_at = now
-    if enrolment.due_at is None and not _repeat(enrolment, steps, now):
+    if enrolment.due_at is None and not _repeat(enrolment, steps, now, facts):
         enrolment.state = EnrolmentState.DONE
     # Only what advancing changes: an answer recorded meanwhile (`reply`) is never overwritten.
     enrolment.save(
@@ -293,11 +332,13 @@ def medication_anchor(schedule: MedicationSchedule, contact: Contact, now: datet
     )
 
 
-def _repeat(enrolment: Enrolment, steps: list[JourneyStep], now: datetime) -> bool:
+def _repeat(
+    enrolment: Enrolment, steps: list[JourneyStep], now: datetime, facts: BatchFacts
+) -> bool:
     """A daily medication reminder goes on to the next day while its schedule is active."""
     if enrolment.journey.kind != JourneyKind.MEDICATION:
         return False
-    schedule = subject_of(enrolment)
+    schedule = facts.subjects.get((enrolment.subject_kind, enrolment.subject_id))
     if not isinstance(schedule, MedicationSchedule) or not schedule.active:
         return False
     zone = zone_of(enrolment.contact)
@@ -324,13 +365,16 @@ def enrolments_advance_due(*, now: datetime | None = None, limit: int = BATCH) -
             rows = rows.select_for_update(skip_locked=True, of=("self",))
         claimed = list(
             rows.select_related("journey", "journey__program", "contact").prefetch_related(
-                "journey__steps", "journey__steps__content_version"
+                "journey__steps",
+                "journey__steps__content_version__bodies",
+                "journey__steps__content_version__item__program",
             )[:limit]
         )
+        facts = batch_facts(claimed)
         for enrolment in claimed:
             try:
                 with transaction.atomic():
-                    enrolment_advance(enrolment, now=at)
+                    enrolment_advance(enrolment, now=at, facts=facts)
             except Exception:  # one enrolment's failure must not stop the others
                 logger.exception("enrolment %s could not advance; retried later", enrolment.pk)
                 Enrolment.objects.filter(pk=enrolment.pk).update(due_at=at + RETRY_AFTER)
