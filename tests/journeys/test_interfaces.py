@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,54 @@ def test_appointments_page_for_coordinators(
     booked.refresh_from_db()
     assert booked.status == "noshow"
     assert Enrolment.objects.get().state == "cancelled"
+
+
+def test_api_dispenses_schedules_and_journey_edits(
+    clinic: Clinic, clock: Clock, api: Callable[[Role], Client]
+) -> None:
+    person = f.patient()
+    coordinator = api(Role.CARE_COORDINATOR)
+    fill = {
+        "external_id": "RX-1",
+        "patient": person.pk,
+        "drug_code": "314076",
+        "drug_name": "Lisinopril 10 MG Oral Tablet",
+        "handed_over": "2026-11-20",
+        "days_supply": 30,
+    }
+    made = coordinator.post("/api/v1/dispenses", fill, "application/json")
+    assert made.status_code == 201, made.content
+    assert made.json()["note"] == "refill due 2026-12-20"
+    again = coordinator.post("/api/v1/dispenses", fill, "application/json")
+    assert (again.status_code, again.json()["id"]) == (200, made.json()["id"])
+    no_supply = coordinator.post(
+        "/api/v1/dispenses",
+        {**fill, "external_id": "RX-2", "days_supply": None},
+        "application/json",
+    )
+    assert no_supply.status_code == 400
+    assert no_supply.json()["field"] == "days_supply"
+    schedule = coordinator.post(
+        "/api/v1/medication-schedules",
+        {"patient": person.pk, "local_time": "08:15"},
+        "application/json",
+    )
+    assert schedule.status_code == 201, schedule.content
+    assert datetime.fromisoformat(schedule.json()["reminders_from"]) == datetime(
+        2026, 11, 24, 13, 15, tzinfo=UTC
+    )
+
+    marketer = api(Role.MARKETER)
+    current = marketer.get(f"/api/v1/journeys/{clinic.refills.pk}").json()
+    current["steps"][0]["offset_minutes"] = -2 * 24 * 60
+    changed = marketer.put(f"/api/v1/journeys/{clinic.refills.pk}", current, "application/json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["steps"][0]["offset_minutes"] == -2880
+    current["steps"][0]["content_version"] = None
+    refused = marketer.put(f"/api/v1/journeys/{clinic.refills.pk}", current, "application/json")
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "code": "invalid",
+        "message": "Step 1 sends a message: choose an approved content version.",
+        "field": "steps",
+    }

@@ -7,7 +7,7 @@ Journeys need `run_campaigns` (marketers, care coordinators); patient records ne
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -258,7 +258,7 @@ class RatesOut(Schema):
 
 @router.get("/appointments/rates", response=RatesOut, auth=requires(Capability.RUN_CAMPAIGNS))
 def appointment_rates_op(request: HttpRequest, since: date | None = None) -> RatesOut:
-    start = datetime.combine(since, time(0)).astimezone() if since else None
+    start = datetime.combine(since, time(0), tzinfo=UTC) if since else None
     rates = appointment_rates(since=start)
     return RatesOut(
         reminded=rates.reminded,

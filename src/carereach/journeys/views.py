@@ -152,7 +152,6 @@ def journey_edit_view(request: HttpRequest, journey_id: int) -> HttpResponse:
             "conditions": StepCondition.choices,
             "actions": StepAction.choices,
             "error": error,
-            "form_data": request.POST if error else None,
         },
         status=400 if error else 200,
     )
