@@ -282,3 +282,52 @@ def test_api_dispenses_schedules_and_journey_edits(
         "message": "Step 1 sends a message: choose an approved content version.",
         "field": "steps",
     }
+
+
+def test_the_phone_simulator_shows_the_reminder_and_c_confirms(
+    clinic: Clinic, clock: Clock, signed_in: Callable[[Role], Client]
+) -> None:
+    appointment = f.appointment(f.patient(), clock.now + f.days(4)).appointment
+    clock.advance(days=1)
+    journeys_advance_due()
+    worker_tick("w1")
+    client = signed_in(Role.CARE_COORDINATOR)
+    page = client.get("/simulator/", {"number": f.PHONE})
+    assert "Reply C to confirm, R to reschedule" in page.content.decode()
+    assert page.context["reply_to"] == f.SENDER
+    sent = client.post("/simulator/", {"number": f.PHONE, "to": f.SENDER, "body": "C"})
+    assert sent.status_code == 302
+    worker_tick("w1")
+    appointment.refresh_from_db()
+    assert appointment.status == "confirmed"
+    thread = client.get(
+        "/simulator/", {"number": f.PHONE, "part": "thread"}, HTTP_HX_REQUEST="true"
+    )
+    bodies = [text.body for text in thread.context["thread"]]
+    assert bodies[1:] == [
+        "C",
+        "Thank you, your appointment on Fri, Nov 27 at 12:00 PM EST is confirmed.",
+    ]
+
+
+def test_console_edit_saves_a_new_offset(
+    clinic: Clinic, clock: Clock, signed_in: Callable[[Role], Client]
+) -> None:
+    step = clinic.refills.steps.get()
+    saved = signed_in(Role.MARKETER).post(
+        f"/journeys/{clinic.refills.pk}/",
+        {"name": "Refills", "channels": "sms", "active": "1", "step-0-id": str(step.pk),
+         "step-0-offset": "-48", "step-0-action": "send", "step-0-condition": "always",
+         "step-0-version": str(clinic.refill.pk), "step-1-offset": ""},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    step.refresh_from_db()
+    clinic.refills.refresh_from_db()
+    assert (step.offset_minutes, clinic.refills.name) == (-48 * 60, "Refills")
+    bad = signed_in(Role.MARKETER).post(
+        f"/journeys/{clinic.refills.pk}/",
+        {"name": "Refills", "channels": "sms", "step-0-id": str(step.pk),
+         "step-0-offset": "two days", "step-0-version": str(clinic.refill.pk)},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "Step 1: the offset must be a number of hours." in bad.content.decode()
