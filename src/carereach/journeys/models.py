@@ -142,13 +142,13 @@ class AppointmentStatus(models.TextChoices):
     CONFIRMED = "confirmed"  # the patient confirmed (C); reminders still run
     CANCELLED = "cancelled"  # no reminders; waiting ones are cancelled
     RESCHEDULED = "rescheduled"  # moved to a new time; reminders follow the new time
-    NO_SHOW = "noshow"  # the patient did not come
+    NO_SHOW = "noshow", "No-show"  # the patient did not come
 
 
 class AppointmentResponse(models.TextChoices):
-    NONE = ""  # no answer yet
-    CONFIRMED = "confirmed"  # replied C (or "sí", "confirmo", ...)
-    RESCHEDULE = "reschedule"  # replied R (or "reprogramar", "cambiar", ...): call them
+    NONE = "", "No answer"  # no answer yet
+    CONFIRMED = "confirmed", "Confirmed"  # replied C (or "sí", "confirmo", ...)
+    RESCHEDULE = "reschedule", "Asked to reschedule"  # replied R ("reprogramar", ...): call them
 
 
 class Appointment(models.Model):
