@@ -17,6 +17,7 @@ from carereach.journeys.models import (
     Enrolment,
     EnrolmentState,
 )
+from carereach.journeys.selectors import appointment_rates
 from carereach.journeys.services.engine import enrolments_advance_due
 from carereach.journeys.services.records import appointment_set_status
 from carereach.journeys.tasks import journeys_advance_due
@@ -274,3 +275,19 @@ def test_an_answer_after_stop_is_recorded_but_not_answered(clinic: Clinic, clock
     appointment.refresh_from_db()
     assert appointment.response == AppointmentResponse.CONFIRMED
     assert len(_phone_got()) == before  # nothing more to a number that opted out
+
+
+def test_confirmation_and_no_show_rates(clinic: Clinic, clock: Clock) -> None:
+    first, _ = _booked(clock)
+    second = f.appointment(
+        f.patient(phone="+14155550143"), clock.now + f.days(4), external_id="A-2"
+    ).appointment
+    clock.advance(days=1)
+    _tick()
+    _reply("C")  # the first patient confirms
+    clock.advance(days=4)  # both appointments have passed
+    appointment_set_status(appointment=second, status="noshow", actor=None)
+    rates = appointment_rates()
+    assert (rates.reminded, rates.confirmed, rates.past, rates.no_show) == (2, 1, 2, 1)
+    assert (rates.confirmation_rate, rates.no_show_rate) == (0.5, 0.5)
+    assert first.pk != second.pk

@@ -18,6 +18,8 @@ from carereach.consent.services import consent_record
 from carereach.errors import ValidationError
 from carereach.journeys.fhir import dispense_from_fhir
 from carereach.journeys.models import Dispense, Enrolment, EnrolmentState
+from carereach.journeys.rendering import names_drug
+from carereach.journeys.services.editing import journey_input_of, journey_update
 from carereach.journeys.services.records import (
     DispenseInput,
     dispense_record,
@@ -27,6 +29,7 @@ from carereach.journeys.tasks import journeys_advance_due
 from carereach.messaging.models import Message
 from carereach.messaging.runtime import worker_tick
 from tests.campaigns.factories import Clock
+from tests.content import factories as content
 from tests.journeys import factories as f
 from tests.journeys.factories import Clinic
 
@@ -185,3 +188,28 @@ def test_daily_medication_reminders_repeat_and_never_double(clinic: Clinic, cloc
     _tick()
     assert len(_texts()) == 2
     assert not Enrolment.objects.filter(state=EnrolmentState.ACTIVE).exists()
+
+
+def test_a_text_naming_the_drug_outright_is_not_sent_without_phi_consent(
+    clinic: Clinic, clock: Clock
+) -> None:
+    """Content that types the drug's name (no PHI term caught it at approval) is skipped."""
+    typed = f.approved(
+        clinic.program,
+        clinic.author,
+        clinic.reviewer,
+        "lisinopril-refill",
+        content.sms("Your lisinopril refill is due {{ refill_date }}."),
+    )
+    data = journey_input_of(clinic.refills)
+    data.steps[0].content_version_id = typed.pk
+    journey_update(journey=clinic.refills, data=data, actor=clinic.author)
+    person = f.patient()
+    _fill(person, date(2026, 11, 23))
+    clock.advance(days=27)
+    _tick()
+    assert _texts() == []
+    skipped = Message.objects.get(origin="journey")
+    assert (skipped.status, skipped.reasons[0]["code"]) == ("skipped", "phi_not_accepted")
+    assert names_drug("Your lisinopril refill", DRUG)
+    assert not names_drug("Your medication: 10 mg oral tablet", DRUG)

@@ -8,6 +8,7 @@ into the content itself) is refused, so it becomes a skip with that reason, neve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,25 @@ _MONTHS_ES = ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oc
 
 class PhiNotAcceptedError(CarereachError):
     code = "phi_not_accepted"
+
+
+# Words of a drug's description that do not name it ("Lisinopril 10 MG Oral Tablet").
+DRUG_FORM_WORDS = frozenset(
+    {
+        "oral", "tablet", "tablets", "capsule", "capsules", "solution", "suspension", "injection",
+        "injectable", "extended", "release", "delayed", "chewable", "cream", "ointment", "patch",
+        "inhaler", "spray", "drops", "film", "coated", "hydrochloride", "sodium", "potassium",
+        "calcium", "acetate", "sulfate", "vial", "pen", "prefilled", "syringe", "unit", "units",
+    }
+)  # fmt: skip
+_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def names_drug(text: str, drug: str) -> bool:
+    """True when `text` holds a word of the drug's name ("Lisinopril" of "Lisinopril 10 MG
+    Oral Tablet"), ignoring dose forms and salts."""
+    names = {w.lower() for w in _WORD.findall(drug)} - DRUG_FORM_WORDS
+    return bool(names & {w.lower() for w in _WORD.findall(text)})
 
 
 def zone_of(contact: Contact, default: str = "America/New_York") -> ZoneInfo:
@@ -132,11 +152,7 @@ def step_renderer(
                 now=at,
             )
             drug = getattr(subject, "drug_name", "") or ""
-            if (
-                drug
-                and not phi_accepted(contact, channel)
-                and drug.lower() in rendered.text.lower()
-            ):
+            if not phi_accepted(contact, channel) and names_drug(rendered.text, drug):
                 raise PhiNotAcceptedError(
                     "The text names the medicine, and the patient has not accepted PHI by "
                     f"{channel}."
