@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "carereach.campaigns",
     "carereach.insights",
     "carereach.engagement",
+    "carereach.journeys",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",

@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("carereach.campaigns.urls")),
     path("", include("carereach.insights.urls")),
     path("", include("carereach.engagement.urls")),
+    path("", include("carereach.journeys.urls")),
     path("", include("carereach.console.urls")),
 ]

@@ -30,6 +30,7 @@ def test_demo_seed_makes_one_user_per_role_once() -> None:
     assert User.objects.filter(username__in=DEMO_USERS).count() == len(DEMO_USERS)
     assert set(Program.objects.values_list("code", flat=True)) == {
         "cardio-podcast",
+        "clinic-reminders",
         "refill-reminders",
         "wellness-tips",
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from carereach.audience.models import Contact
@@ -187,3 +187,21 @@ def revoked_row_q(
             status=ConsentStatus.REVOKED,
         )
     )
+
+
+def opt_outs_since(
+    *, contact_ids: list[int], program_ids: list[int], since: datetime
+) -> dict[tuple[int, int], datetime]:
+    """(contact, program) -> the latest opt-out at or after `since`, on any address or channel,
+    in one query: an automation that began before must not go on by another channel."""
+    rows = (
+        ConsentState.objects.filter(
+            contact_id__in=contact_ids,
+            program_id__in=program_ids,
+            status=ConsentStatus.REVOKED,
+            changed_at__gte=since,
+        )
+        .values("contact_id", "program_id")
+        .annotate(last=Max("changed_at"))
+    )
+    return {(row["contact_id"], row["program_id"]): row["last"] for row in rows}

@@ -14,6 +14,7 @@ from carereach.consent.models import Program
 from carereach.consent.services import program_save
 from carereach.content.demo import demo_content_seed
 from carereach.engagement.demo import demo_engagement_seed
+from carereach.journeys.demo import demo_journeys_seed
 from carereach.security.roles import ROLE_LABELS, Role
 from carereach.security.services import user_create
 
@@ -69,6 +70,7 @@ def demo_seed() -> Seeded:
             marketer=users["marketer"],
         )
     )
+    seeded.notes.extend(demo_journeys_seed(author=users["marketer"], reviewer=users["compliance"]))
     return seeded
 
 

@@ -27,6 +27,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("Content", "content:library", Capability.AUTHOR_CONTENT),
     NavItem("Review", "content:review_queue", Capability.REVIEW_CONTENT),
     NavItem("Campaigns", "campaigns:list", Capability.RUN_CAMPAIGNS),
+    NavItem("Journeys", "journeys:list", Capability.RUN_CAMPAIGNS),
+    NavItem("Appointments", "journeys:appointments", Capability.VIEW_PHI),
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Surveys", "engagement:surveys", Capability.RUN_CAMPAIGNS),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),

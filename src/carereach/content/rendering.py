@@ -71,7 +71,14 @@ SAMPLE_VALUES: dict[str, str] = {
     "last_name_with_title": "Dr. Montgomery",
     "rep_name": "Jordan Castellanos",
     "appointment_time": "Wed, Sep 30 at 10:30 AM PDT",
+    "provider_name": "Dr. Montgomery",
+    "provider_phone": "(415) 555-0100",
+    "location": "Main St Clinic, Suite 200",
+    "medication": "your medication",
+    "refill_date": "Wed, Sep 30",
 }
+# Reminder fields a journey passes in `context` as plain strings (see journeys.rendering).
+CONTEXT_FIELDS = ("provider_name", "provider_phone", "location", "medication", "refill_date")
 _WEEKDAYS_ES = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"]
 _MONTHS_ES = [
     "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
@@ -169,6 +176,8 @@ def recipient_values(
         "last_name_with_title": title or " ".join(part for part in (first, last) if part),
         "rep_name": str(context.get("rep_name") or ""),
     }
+    for name in CONTEXT_FIELDS:
+        values[name] = str(context.get(name) or "")
     if not values["rep_name"] and rep is not None:
         values["rep_name"] = rep.get_full_name() or rep.get_username()
     appointment = context.get("appointment_at")

@@ -18,6 +18,11 @@ SAMPLE_RECIPIENTS: dict[str, dict[str, str]] = {
         "last_name_with_title": "Maria Gomez",
         "rep_name": "",
         "appointment_time": "Tue, Mar 3 at 2:30 PM PST",
+        "provider_name": "Dr. Lee",
+        "provider_phone": "(415) 555-0100",
+        "location": "Main St Clinic",
+        "medication": "your medication",
+        "refill_date": "Tue, Mar 3",
     },
     "caregiver": {
         "label": "Sample caregiver: Luis Gomez",

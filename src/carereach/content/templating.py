@@ -27,6 +27,12 @@ FIELDS: dict[str, str] = {
     "last_name_with_title": "last name with title, e.g. “Dr. Lee” (HCPs); full name otherwise",
     "rep_name": "the name of the recipient's rep",
     "appointment_time": "the appointment time in the recipient's time zone",
+    "provider_name": "the provider the appointment is with (reminders)",
+    "provider_phone": "the number to call the provider (reminders)",
+    "location": "where the appointment is (reminders)",
+    "medication": "the medicine's name where the patient accepted PHI on the channel, else "
+    "“your medication” (refill and medication reminders)",
+    "refill_date": "the date a refill is due, in the recipient's language (refill reminders)",
     "program_name": "the program's name",
     "preference_link": "the recipient's signed preference-page link",
     "tracked_link": "the item's media link, tracked per recipient",

@@ -22,6 +22,7 @@ from carereach.engagement.api import router as engagement_router
 from carereach.errors import CarereachError
 from carereach.insights.api import router as insights_router
 from carereach.interop.health import router as health_router
+from carereach.journeys.api import router as journeys_router
 from carereach.messaging.api import router as messaging_router
 from carereach.security.api import router as security_router
 from carereach.security.api_auth import ApiKeyAuth
@@ -86,3 +87,4 @@ api.add_router("/", messaging_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", insights_router)
 api.add_router("/", engagement_router)
+api.add_router("/", journeys_router)
