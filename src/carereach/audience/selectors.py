@@ -135,6 +135,8 @@ def preferred_channels_for(*, contact_ids: Sequence[int]) -> dict[int, list[str]
     """Each contact's preferred channels, in their order (an empty list: no preference)."""
     rows = Contact.objects.filter(pk__in=list(contact_ids)).values_list("pk", "preferred_channels")
     return {pk: [str(c) for c in (channels or [])] for pk, channels in rows}
+
+
 def contacts_for_email(address: str) -> list[Contact]:
     """Contacts that have this e-mail address (any case), oldest first (a mail service's
     complaint or unsubscribe names only the address)."""

@@ -24,7 +24,6 @@ class MessagingConfig(AppConfig):
 
         email_tracking_connect()
         # The daily letter batch for the mail house (yesterday's letters, once).
-        from carereach.messaging.runtime import scheduler_task_register
         from carereach.messaging.services.letters import letters_batch_due
 
         scheduler_task_register(letters_batch_due)
