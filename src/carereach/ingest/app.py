@@ -74,9 +74,10 @@ callbacks: LazyWriter[IngestRecord] = LazyWriter(_callback_writer)
 
 
 def writers_close() -> None:
-    """Write what is queued, stop the writers and close their connections (tests, shutdown)."""
+    """Write what is queued, stop the writers and the link reads, close their connections and
+    forget what was cached (tests; a serving process never needs to)."""
     callbacks.close()
-    links.clicks.close()
+    links.links_close()
 
 
 def _first(value: str | None) -> str:

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
@@ -178,8 +178,23 @@ async def link(request: Request) -> Response:
     )
 
 
-def links_forget() -> None:
-    """Empty the caches (tests; a process serving links never needs to)."""
+def links_close() -> None:
+    """Write the buffered clicks, close the read threads' connections and empty the caches
+    (tests, which change links under a running app; a serving process never needs to)."""
+    global _reader
+    clicks.close()
+    with _reader_lock:
+        reader, _reader = _reader, None
+    if reader is not None:
+        barrier = threading.Barrier(READ_THREADS)  # one job per thread: each closes its own
+
+        def close_own() -> None:
+            barrier.wait(timeout=10)
+            connections.close_all()
+
+        for _ in range(READ_THREADS):
+            reader.submit(close_own)
+        reader.shutdown(wait=True)
     _targets.clear()
     _versions.clear()
     _pages.clear()
