@@ -9,6 +9,7 @@ already prepared for the database (encrypted, datetimes adapted with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -20,7 +21,7 @@ def insert_rows(
     *,
     table: str,
     columns: Sequence[str],
-    rows: Sequence[Sequence[object]],
+    rows: Sequence[Sequence[Any]],  # values ready for the driver
     ignore_conflicts: bool = False,
 ) -> int:
     """INSERT the rows (in as few statements as fit); returns how many rows were inserted.
@@ -40,7 +41,7 @@ def insert_rows(
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            params = [value for row in chunk for value in row]
+            params: list[Any] = [value for row in chunk for value in row]
             cursor.execute(head + ", ".join([one] * len(chunk)) + tail, params)
             inserted += max(cursor.rowcount, 0)
     return inserted

@@ -78,7 +78,7 @@ def test_a_failed_batch_fails_each_of_its_requests_and_only_those() -> None:
         writer.close()
     failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, RuntimeError)]
     assert failed == [6, 7, 8, 9, 10]  # the batch holding 7, whole
-    assert [batch for batch in recorder.batches] == [[0], [1, 2, 3, 4, 5]]
+    assert recorder.batches == [[0], [1, 2, 3, 4, 5]]
 
 
 def test_a_full_queue_refuses_at_once_and_accepts_again_when_drained() -> None:

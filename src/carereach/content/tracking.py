@@ -84,9 +84,15 @@ class ClickRecord:
     available: bool
 
 
-def link_target(*, token: str) -> LinkTarget | None:
-    row = TrackedLink.objects.filter(token=token).values_list("pk", "url", "version_id").first()
-    return LinkTarget(link_id=row[0], url=row[1], version_id=row[2]) if row else None
+def link_targets(*, tokens: Sequence[str]) -> dict[str, LinkTarget]:
+    """What each of these tokens stands for (one query); unknown tokens are left out."""
+    rows = TrackedLink.objects.filter(token__in=set(tokens)).values_list(
+        "token", "pk", "url", "version_id"
+    )
+    return {
+        token: LinkTarget(link_id=pk, url=url, version_id=version_id)
+        for token, pk, url, version_id in rows
+    }
 
 
 def link_version(*, version_id: int) -> ContentVersion | None:

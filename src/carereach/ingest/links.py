@@ -1,7 +1,8 @@
 """`GET /l/<token>` on the slim path: a tracked link answered at once, its click stored after.
 
 A person tapping a link in a text waits for nothing but the redirect: the token's target comes
-from a bounded in-process cache (a token's URL never changes), the 302 goes out, and the request
+from a bounded in-process cache (a token's URL never changes; tokens not cached are looked up
+together, one query for all the requests waiting at that moment), the 302 goes out, and the request
 is handed to a click writer that stores the buffered requests in batches, at least every
 `CLICK_LINGER` seconds (`content.tracking.link_clicks_record`, which classifies HEAD requests,
 scanners and prefetches as the Django view does). The price, accepted by the delivery
@@ -23,8 +24,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -33,7 +35,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from carereach.content.models import ContentVersion
 from carereach.content.tracking import (
@@ -41,7 +43,7 @@ from carereach.content.tracking import (
     ClickRecord,
     LinkTarget,
     link_clicks_record,
-    link_target,
+    link_targets,
     link_version,
     version_available,
 )
@@ -55,7 +57,8 @@ MAX_LINKS_CACHED = 100_000  # tokens kept per process (~200 bytes each)
 MAX_VERSIONS_CACHED = 10_000
 VERSION_TTL = 5.0  # seconds a version's status is trusted (withdrawals reach redirects in this)
 CLICK_LINGER = 0.1  # a click batch waits at most this long for more rows
-READ_THREADS = 2  # database connections for cache misses, per process
+LOOKUP_THREADS = 2  # database connections looking tokens up, per process
+READ_THREADS = 1  # and one for versions and pages
 REDIRECT_SCHEMES = frozenset({"http", "https", "ftp"})  # Django's HttpResponseRedirect's
 NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"  # Django's never_cache
 
@@ -85,6 +88,27 @@ def _click_writer() -> GroupWriter[ClickRecord]:
 clicks: LazyWriter[ClickRecord] = LazyWriter(_click_writer)
 
 
+@dataclass
+class _Lookup:
+    token: str
+    found: LinkTarget | None = None  # set by the lookup thread before the request wakes
+
+
+def _resolve(lookups: Sequence[_Lookup]) -> None:
+    targets = link_targets(tokens=[lookup.token for lookup in lookups])
+    for lookup in lookups:
+        lookup.found = targets.get(lookup.token)
+
+
+# Cache misses go through the group writer's machinery too: the tokens of every request
+# waiting at that moment are read with one query.
+lookups: LazyWriter[_Lookup] = LazyWriter(
+    lambda: GroupWriter(
+        name="ingest-links", write=_resolve, threads=LOOKUP_THREADS, max_pending=20_000
+    )
+)
+
+
 def _in_thread(fn: Callable[[], R]) -> R:
     close_old_connections()
     try:
@@ -108,7 +132,9 @@ async def _target(token: str) -> LinkTarget | None:
     if found is not None:
         _targets.move_to_end(token)
         return found
-    found = await _read(lambda: link_target(token=token))
+    lookup = _Lookup(token)
+    await lookups.get().write(lookup)
+    found = lookup.found
     if found is not None:
         _targets[token] = found
         while len(_targets) > MAX_LINKS_CACHED:
@@ -150,7 +176,10 @@ async def link(request: Request) -> Response:
     if not _TOKEN.fullmatch(token):
         return await _page("content/link_not_found.html", 404)
     at = timezone.now()
-    target = await _target(token)
+    try:
+        target = await _target(token)
+    except Exception:  # a full lookup queue, or the database failing (the lookup logged it)
+        return PlainTextResponse("busy", status_code=503, headers={"Retry-After": "1"})
     if target is None or urlsplit(target.url).scheme not in REDIRECT_SCHEMES:
         return await _page("content/link_not_found.html", 404)
     version = await _version(target.version_id)
@@ -183,6 +212,7 @@ def links_close() -> None:
     (tests, which change links under a running app; a serving process never needs to)."""
     global _reader
     clicks.close()
+    lookups.close()
     with _reader_lock:
         reader, _reader = _reader, None
     if reader is not None:
