@@ -106,18 +106,22 @@ def retryable(code: str, http_status: int = 0) -> bool:
 
 def _signed_fields(params: Mapping[str, str | Sequence[str]]) -> str:
     """Each field's name+value, names sorted, each distinct value of a name sorted."""
-    # Starlette's and Django's form mappings have `getlist` (every value of a repeated field);
+    # Starlette's form has `multi_items`, Django's `getlist` (every value of a repeated field);
     # asked by attribute: isinstance against a runtime-checkable Protocol costs more than the HMAC.
-    getlist = getattr(params, "getlist", None)
-    parts: list[str] = []
-    for name in sorted(set(params)):
-        if getlist is not None:
-            values = list(getlist(name))
-        else:
+    grouped: dict[str, set[str]] = {}
+    multi_items = getattr(params, "multi_items", None)
+    if multi_items is not None:
+        for name, value in multi_items():
+            grouped.setdefault(name, set()).add(value)
+    else:
+        getlist = getattr(params, "getlist", None)
+        for name in params:
             value = params[name]
-            values = [value] if isinstance(value, str) else list(value)
-        parts.extend(name + value for value in sorted(set(values)))
-    return "".join(parts)
+            if getlist is not None:
+                grouped[name] = set(getlist(name))
+            else:
+                grouped[name] = {value} if isinstance(value, str) else set(value)
+    return "".join(name + value for name in sorted(grouped) for value in sorted(grouped[name]))
 
 
 def _hmac_sha1(auth_token: str, text: str) -> str:
@@ -179,7 +183,7 @@ def signature_valid(
 ) -> bool:
     """Check X-Twilio-Signature in constant time. A URL carrying `bodySHA256` signs a JSON body:
     the body must hash to it and the form parameters are empty."""
-    bodies = parse_qs(urlsplit(url).query).get("bodySHA256")
+    bodies = parse_qs(urlsplit(url).query).get("bodySHA256") if "bodySHA256" in url else None
     if bodies:
         if body is None or not hmac.compare_digest(
             body_sha256(body).encode("ascii"), bodies[0].encode("utf-8")
@@ -187,9 +191,13 @@ def signature_valid(
             return False
         params = {}
     given = signature.encode("utf-8")
-    matched = False
     fields = _signed_fields(params)  # the same for every spelling of the URL
-    for candidate in url_variants(url):
+    # The URL exactly as called first: how carriers sign today. Stopping at a match tells the
+    # caller nothing a 200 does not; a refusal still tries every spelling, each in constant time.
+    if hmac.compare_digest(_hmac_sha1(auth_token, url + fields).encode("ascii"), given):
+        return True
+    matched = False
+    for candidate in url_variants(url)[1:]:
         expected = _hmac_sha1(auth_token, candidate + fields).encode("ascii")
         matched |= hmac.compare_digest(expected, given)  # no early exit: same work either way
     return matched
