@@ -111,7 +111,10 @@ class GroupWriter(Generic[T]):
             if len(self._pending) >= self.max_pending:
                 raise WriterFull(f"{self.name} has {len(self._pending)} rows waiting")
             self._pending.append(entry)
-            self._ready.notify()
+            # Wake a thread for the first row (it may be waiting for any) and for a full batch;
+            # a thread lingering for company wakes on its own timer, not once per row.
+            if len(self._pending) == 1 or len(self._pending) >= self.max_batch:
+                self._ready.notify()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued row is written (or failed); False if `timeout` passed first."""
