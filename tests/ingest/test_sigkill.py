@@ -22,6 +22,7 @@ import httpx2
 import pytest
 from django.db import connection
 
+from carereach.ingest.app import WRITE_THREADS
 from carereach.messaging.models import IngestEvent
 from tests.channels.twilio_fake import SID, TOKEN, FakeTwilio
 from tests.ingest import server
@@ -62,8 +63,26 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-async def _load(url: str, process: subprocess.Popen[bytes], first: int) -> tuple[set[str], int]:
-    """Send receipts until the server is gone; kill it after KILL_AFTER acknowledgements.
+def _server_connections(exclude: int) -> int:
+    """From a thread of its own: connections to the test database other than this thread's and
+    the test's (`exclude`), that is the server's (PostgreSQL only)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid NOT IN (pg_backend_pid(), %s)",
+                [exclude],
+            )
+            return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+async def _load(
+    url: str, process: subprocess.Popen[bytes], first: int, seen: list[int], test_pid: int | None
+) -> tuple[set[str], int]:
+    """Send receipts until the server is gone; kill it after KILL_AFTER acknowledgements,
+    noting in `seen` how many database connections the server held under that load.
     Returns the acknowledged message ids and how many requests got no 200."""
     signer = FakeTwilio()
     endpoint = f"{url}/hooks/twilio/status"
@@ -88,6 +107,8 @@ async def _load(url: str, process: subprocess.Popen[bytes], first: int) -> tuple
                 acknowledged.add(sid)
                 if len(acknowledged) >= KILL_AFTER and not killed.is_set():
                     killed.set()
+                    if test_pid is not None:
+                        seen.append(await asyncio.to_thread(_server_connections, test_pid))
                     os.kill(process.pid, signal.SIGKILL)
             else:
                 failed += 1
@@ -108,8 +129,16 @@ def test_every_acknowledged_receipt_survives_a_sigkill(tmp_path: Path) -> None:
             check=True,
         )
     with server.serving(env, tmp_path) as (url, process):
-        acknowledged, failed = asyncio.run(_load(url, process, first=0))
+        seen: list[int] = []
+        test_pid = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                test_pid = int(cursor.fetchone()[0])
+        acknowledged, failed = asyncio.run(_load(url, process, 0, seen, test_pid))
         assert process.wait(timeout=30) == -signal.SIGKILL
+    if test_pid is not None:  # under load: the writer's connections, not one per request
+        assert 1 <= seen[0] <= WRITE_THREADS, seen
     assert len(acknowledged) >= KILL_AFTER
     assert failed >= 1  # some requests were cut off by the kill: it happened under load
 
