@@ -178,11 +178,12 @@ async def link(request: Request) -> Response:
     at = timezone.now()
     try:
         target = await _target(token)
-    except Exception:  # a full lookup queue, or the database failing (the lookup logged it)
+        version = None if target is None else await _version(target.version_id)
+    except Exception as error:  # a full lookup queue, or the database failing
+        logger.error("tracked link lookup failed: %s", type(error).__name__)
         return PlainTextResponse("busy", status_code=503, headers={"Retry-After": "1"})
     if target is None or urlsplit(target.url).scheme not in REDIRECT_SCHEMES:
         return await _page("content/link_not_found.html", 404)
-    version = await _version(target.version_id)
     available = version is not None and version_available(version, at)
     click = ClickRecord(
         link_id=target.link_id,
