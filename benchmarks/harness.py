@@ -202,6 +202,39 @@ class Context:
         )
         return figure
 
+    def record(
+        self,
+        label: str,
+        rows: int,
+        seconds: float,
+        *,
+        cpu_seconds: float,
+        peak_rss_bytes: int,
+        baseline: bool = False,
+    ) -> Figure:
+        """Record a figure timed outside this process: a load generator that reports how many
+        requests it completed in how long, against a server whose CPU and memory the scenario
+        reads itself (it says which process `cpu_seconds` and `peak_rss_bytes` are of)."""
+        if any(f.label == label for f in self.figures):
+            raise HarnessError(f"{self.scenario}: figure {label!r} measured twice")
+        figure = Figure(
+            scenario=self.scenario,
+            label=label,
+            rows=rows,
+            seconds=seconds,
+            cpu_seconds=cpu_seconds,
+            peak_rss_bytes=peak_rss_bytes,
+            rss_growth_bytes=0,
+            is_baseline=baseline,
+        )
+        self.figures.append(figure)
+        print(
+            f"  {label:<24} {rows:>11,} rows {seconds:>8.2f} s {figure.value:>12,.0f} {UNIT}"
+            f"   peak RSS {peak_rss_bytes / 2**20:,.0f} MiB",
+            flush=True,
+        )
+        return figure
+
 
 def run(scenarios: Iterable[Scenario], *, database: str, scale: Scale) -> list[Figure]:
     """Run the planned scenarios in order and give every figure its ratio to its baseline."""

@@ -10,6 +10,7 @@ import pytest
 from carereach.audience.models import Contact
 from carereach.consent.models import Program
 from carereach.consent.services import consent_record
+from carereach.ingest.app import writers_close
 from tests.audience import factories as audience
 from tests.channels.twilio_fake import SID, TOKEN, FakeTwilio, fake_twilio
 from tests.consent import factories
@@ -54,3 +55,11 @@ def program(person: Contact) -> Program:
         actor=None,
     )
     return found
+
+
+@pytest.fixture(autouse=True)
+def _writers_stopped_after() -> Iterator[None]:
+    """Each test starts with fresh writers (settings and database as it set them) and leaves no
+    thread holding a connection to a database the next test empties."""
+    yield
+    writers_close()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.channels.twilio_fake import SID, TOKEN, FakeTwilio
+from tests.ingest import server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,44 +53,10 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serving(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "carereach.cli", "ingest", "--port", str(port)],
-        env=_environment(tmp_path),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
-            try:
-                if httpx2.get(f"{url}/hooks/health", timeout=1).text == "ok":
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "carereach ingest did not start"
-            time.sleep(0.1)
+    with server.serving(_environment(tmp_path), tmp_path) as (url, _process):
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def test_it_serves_the_hooks_and_refuses_forgeries(tmp_path: Path) -> None:

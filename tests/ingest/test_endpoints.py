@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from carereach.asgi import application
 from carereach.audience.models import Contact
 from carereach.consent.models import Program
 from carereach.consent.selectors import consent_check
-from carereach.ingest.app import MAX_BODY_BYTES, callback_url
+from carereach.ingest.app import MAX_BODY_BYTES, MAX_FIELDS, callback_url, form_pairs
 from carereach.messaging.models import EventKind, IngestEvent, Message, MessageStatus
 from carereach.messaging.services.ingest import ingest_process
 from carereach.messaging.services.outbox import message_enqueue
@@ -293,3 +296,20 @@ def test_callback_url(trust: bool, headers: dict[str, str], expected: str) -> No
         )
         == expected
     )
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=12), st.text(max_size=20)),
+        max_size=MAX_FIELDS - 1,
+    ),
+    st.sampled_from(["", "&", "&&"]),
+)
+def test_form_pairs_read_forms_as_parse_qsl_does(
+    fields: list[tuple[str, str]], padding: str
+) -> None:
+    text = padding + urlencode(fields) + padding
+    expected = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    assert form_pairs(text) == expected
+    raw = "a=%zz&b+c=d%2&=e&f&g=h=i"  # malformed escapes and separators, as the stdlib keeps them
+    assert form_pairs(raw) == parse_qsl(raw, keep_blank_values=True)

@@ -1,12 +1,13 @@
 """Every ingest endpoint under /hooks: the text callbacks (`app.py`) and the call key presses
-(`voice.py`). `carereach.asgi` mounts these beside Django; `carereach ingest` serves them alone."""
+(`voice.py`), plus tracked links (`/l/<token>`). `carereach.asgi` mounts these beside Django;
+`carereach ingest` serves them alone."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from carereach.ingest.app import PREFIX
+from carereach.ingest.app import LINK_ROUTE, PREFIX
 from carereach.ingest.app import ROUTES as TEXT_ROUTES
 from carereach.ingest.voice import gather
 
@@ -19,4 +20,5 @@ ROUTES: list[BaseRoute] = [
 
 
 def hooks_app() -> Starlette:
-    return Starlette(routes=[Mount(PREFIX, routes=ROUTES)])
+    """The ingest endpoints alone, under /hooks, and tracked links (`carereach ingest`)."""
+    return Starlette(routes=[Mount(PREFIX, routes=ROUTES), LINK_ROUTE])

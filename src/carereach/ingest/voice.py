@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.concurrency import run_in_threadpool
+from django.utils import timezone
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -19,6 +19,7 @@ from carereach.channels.types.twilio.voice import gather_answer_twiml
 from carereach.errors import ValidationError
 from carereach.ingest.app import _store, signed_form
 from carereach.messaging.models import IngestKind
+from carereach.messaging.services.ingest import IngestRecord
 from carereach.messaging.services.voice import keypress_payload
 
 logger = logging.getLogger(__name__)
@@ -36,13 +37,17 @@ async def gather(request: Request) -> Response:
     except (ValidationError, KeyError, ValueError) as error:
         logger.warning("%s key press malformed %s", provider, getattr(error, "field", "") or "")
         return PlainTextResponse("malformed callback", status_code=400)
-    await run_in_threadpool(
-        _store,
-        provider=provider,
-        kind=IngestKind.INBOUND,
-        provider_message_id=press.provider_message_id,
-        payload=keypress_payload(press),
+    refused = await _store(
+        IngestRecord(
+            provider=provider,
+            kind=IngestKind.INBOUND,
+            provider_message_id=press.provider_message_id,
+            payload=keypress_payload(press),
+            received_at=timezone.now(),
+        )
     )
+    if refused is not None:  # not stored: Twilio retries the callback, the caller hears nothing
+        return refused
     language = request.query_params.get("lang", "en")
     answer = gather_answer_twiml(digits=press.body, language=language)
     return Response(answer, media_type="text/xml")

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from carereach.audience.selectors import contact_ids_for_phone
+from carereach.bulk import insert_rows
 from carereach.channels.types.sandbox.transport import (
     sandbox_keypress_receive,
     sandbox_receive,
@@ -51,30 +53,69 @@ REPLY_KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class IngestRecord:
+    """One verified callback, as the ingest endpoint hands it over for storage."""
+
+    provider: str
+    kind: str  # IngestKind
+    provider_message_id: str
+    payload: Mapping[str, str]
+    received_at: datetime
+
+
+_COLUMNS = (
+    "provider",
+    "kind",
+    "provider_message_id",
+    "payload",
+    "received_at",
+    "attempts",
+    "error",
+)
+
+
+def ingest_record_many(*, records: Sequence[IngestRecord]) -> int:
+    """Store a batch of callbacks durably in one transaction (one multi-row INSERT); returns how
+    many were new. An inbound text already stored (a carrier's retry, also within the batch) is
+    skipped by the unique constraint, never an error. Any database error rolls the whole batch
+    back and propagates: none of its callbacks may be acknowledged."""
+    if not records:
+        return 0
+    payload_field = IngestEvent._meta.get_field("payload")
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            record.provider,
+            record.kind,
+            record.provider_message_id,
+            payload_field.get_prep_value(json.dumps(dict(record.payload), sort_keys=True)),
+            adapt(record.received_at),
+            0,
+            "",
+        )
+        for record in records
+    ]
+    with transaction.atomic():
+        stored = insert_rows(
+            table=IngestEvent._meta.db_table, columns=_COLUMNS, rows=rows, ignore_conflicts=True
+        )
+        transaction.on_commit(wake.nudge)
+    return stored
+
+
 def ingest_record(
     *, provider: str, kind: str, provider_message_id: str, payload: Mapping[str, str]
 ) -> bool:
     """Store one callback durably; False when it is an inbound text already stored (a retry)."""
-    if (
-        kind == IngestKind.INBOUND
-        and IngestEvent.objects.filter(
-            provider=provider, kind=kind, provider_message_id=provider_message_id
-        ).exists()
-    ):
-        return False
-    try:
-        with transaction.atomic():
-            IngestEvent.objects.create(
-                provider=provider,
-                kind=kind,
-                provider_message_id=provider_message_id,
-                payload=json.dumps(dict(payload), sort_keys=True),
-                received_at=timezone.now(),
-            )
-    except IntegrityError:  # the same inbound text, stored by a parallel request
-        return False
-    transaction.on_commit(wake.nudge)
-    return True
+    record = IngestRecord(
+        provider=provider,
+        kind=kind,
+        provider_message_id=provider_message_id,
+        payload=payload,
+        received_at=timezone.now(),
+    )
+    return ingest_record_many(records=[record]) == 1
 
 
 def sandbox_text_in(*, from_number: str, to: str, body: str) -> str:

@@ -1,7 +1,8 @@
-"""`carereach ingest`: serve only the carrier callback endpoints, for production.
+"""`carereach ingest`: serve only the carrier callback endpoints and tracked links, for production.
 
-Run several behind a load balancer that sends `/hooks/` here (and everything else to
-`carereach web`); each answers a callback once it is durably stored, and workers process it.
+Run several behind a load balancer that sends `/hooks/` and `/l/` here (and everything else to
+`carereach web`); each answers a callback once it is durably stored (group commit), and workers
+process it; each redirects a tracked link at once and stores its clicks in batches.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def configured_providers() -> list[str]:
 class Command(CarereachCommand):
     help = (
         "Serve the ingest endpoints (/hooks/…: carrier status callbacks, inbound texts, "
-        "key presses during calls)."
+        "key presses during calls; /l/…: tracked links)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
