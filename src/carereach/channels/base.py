@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.db import models
@@ -63,6 +63,19 @@ class SendResult:
     # The provider may have taken it (no answer in time): never resent before a reconciliation
     # says it did not go.
     unknown: bool = False
+    # Nothing was sent: its pacing slot had passed (it would have bunched with the next ones).
+    # It waits for a new slot; not an attempt.
+    unsent: bool = False
+
+
+# A paced message not on its way within this long after its slot is not sent: going later would
+# put it closer to the next slot than the sender's rate allows (see messaging.services.pacing).
+SLOT_TOLERANCE = timedelta(milliseconds=25)
+LATE = SendResult(accepted=False, error_code="late", unsent=True)
+
+
+def too_late(slot: datetime | None, now: datetime) -> bool:
+    return slot is not None and now - slot > SLOT_TOLERANCE
 
 
 @dataclass(frozen=True)

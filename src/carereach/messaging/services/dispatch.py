@@ -36,11 +36,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from carereach.channels.base import (
+    LATE,
     STATUS_RANK,
     DeliveryStatus,
     Outbound,
     SendResult,
     Transport,
+    too_late,
 )
 from carereach.channels.registry import transport_for
 from carereach.consent.inbound import carrier_opt_out_record
@@ -59,6 +61,7 @@ from carereach.messaging.models import (
     MessageStatus,
 )
 from carereach.messaging.policy.decide import NO_PRIOR_CONSENT
+from carereach.messaging.services.bulk import events_add, messages_set
 from carereach.messaging.services.outbox import Reason, event_new
 from carereach.messaging.services.pacing import LEAD, budgets_take
 from carereach.vocabulary import Channel
@@ -80,7 +83,7 @@ BACKOFF_CAP = timedelta(hours=1)
 QUICK_RETRY = timedelta(milliseconds=500)  # first retry after a hiccup of a provider's API
 RECOVER_BATCH = 200  # stuck rows looked at per pass
 LOOKUP_MARGIN = timedelta(minutes=5)  # clock skew allowed between us and the provider
-CHUNK = 500  # rows per UPDATE ... FROM (VALUES ...) statement
+SETTLE = timedelta(milliseconds=100)  # from giving out slots to sending: the claim commits
 
 
 @dataclass
@@ -121,7 +124,6 @@ class Claim:
     address: str
     sender: str
     body: str
-    subject: str
     program_id: int | None
     attempts: int  # including this one
     segments: int
@@ -129,6 +131,7 @@ class Claim:
     claimed_at: datetime
     expires_at: datetime | None = None
     slot: datetime | None = None  # a paced sender's moment for it
+    subject: str = ""
 
     def outbound(self, headers: Mapping[str, str] | None = None) -> Outbound:
         return Outbound(
@@ -158,90 +161,6 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     else:
         base = max(timedelta(seconds=retry_after), QUICK_RETRY * (2 ** max(attempts - 1, 0)))
     return min(base, BACKOFF_CAP) * random.uniform(1.0, 1.25)  # noqa: S311 (jitter, not secrets)
-
-
-# --- set-based writes -------------------------------------------------------------------------
-
-_CASTS = {"int": "bigint", "text": "text", "time": "timestamptz", "json": "jsonb"}
-
-
-def _bulk_set(
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
-    *,
-    where: str = "",
-    params: Sequence[Any] = (),
-    keep_if_null: frozenset[str] = frozenset(),
-) -> set[int]:
-    """UPDATE messages from a VALUES list: each row is (id, value per column); returns the ids
-    updated. `columns` are (column, kind) with kind int, text, time or json; values are Python
-    values (converted as Django would); a column in `keep_if_null` keeps its value where NULL.
-    One statement per CHUNK rows, on PostgreSQL and SQLite alike."""
-    table = Message._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    fields = {name: Message._meta.get_field(name) for name, _ in columns}
-    placeholder = (
-        "("
-        + ", ".join(
-            ["%s::bigint" if postgres else "%s"]
-            + [f"%s::{_CASTS[kind]}" if postgres else "%s" for _, kind in columns]
-        )
-        + ")"
-    )
-    assignments = ", ".join(
-        f"{name} = COALESCE(v.column{n}, {table}.{name})"
-        if name in keep_if_null
-        else f"{name} = v.column{n}"
-        for n, (name, _) in enumerate(columns, start=2)
-    )
-    updated: set[int] = set()
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        values: list[Any] = []
-        for row in chunk:
-            values.append(row[0])
-            for (name, _), value in zip(columns, row[1:], strict=True):
-                values.append(
-                    None if value is None else fields[name].get_db_prep_value(value, connection)
-                )
-        rows_sql = ", ".join([placeholder] * len(chunk))
-        condition = f" AND {where}" if where else ""
-        # Only our own table and column names are spliced in; every value is a parameter.
-        sql = (
-            f"UPDATE {table} SET {assignments} FROM (VALUES {rows_sql}) AS v "  # noqa: S608
-            f"WHERE {table}.id = v.column1{condition} RETURNING id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*values, *params])
-            updated.update(pk for (pk,) in cursor.fetchall())
-    return updated
-
-
-def _events_add(events: Sequence[tuple[int, str, datetime, dict[str, str]]]) -> None:
-    """Append events (message id, kind, at, detail) in one INSERT per CHUNK rows."""
-    if not events:
-        return
-    table = MessageEvent._meta.db_table
-    at_field = MessageEvent._meta.get_field("at")
-    detail_field = MessageEvent._meta.get_field("detail")
-    postgres = connection.vendor == "postgresql"
-    placeholder = "(%s, %s, %s, %s::jsonb)" if postgres else "(%s, %s, %s, %s)"
-    for start in range(0, len(events), CHUNK):
-        chunk = events[start : start + CHUNK]
-        values: list[Any] = []
-        for message_id, kind, at, detail in chunk:
-            values += [
-                message_id,
-                kind,
-                at_field.get_db_prep_value(at, connection),
-                detail_field.get_db_prep_value(detail, connection),
-            ]
-        with connection.cursor() as cursor:
-            rows_sql = ", ".join([placeholder] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (message_id, kind, at, detail) VALUES {rows_sql}",  # noqa: S608
-                values,
-            )
 
 
 def _finish(ids: list[int], status: str, kind: str, now: datetime, reason: Reason) -> int:
@@ -298,7 +217,7 @@ def outbox_recover(*, now: datetime, transports: Transports | None = None) -> in
             Message.objects.filter(pk__in=[*retry, *unsent]).update(
                 status=MessageStatus.QUEUED, claimed_by="", claimed_at=None, due_at=now
             )
-            _events_add(
+            events_add(
                 [(pk, EventKind.RETRY, now, {"reason": "worker_stopped"}) for pk in retry]
                 + [(pk, EventKind.RETRY, now, {"reason": "not_sent"}) for pk in unsent]
             )
@@ -350,7 +269,7 @@ def _reconcile(message: Message, transport: Any, taken: set[str], now: datetime)
         error_code="",
         sent_at=now,
     )
-    _events_add(
+    events_add(
         [(message.pk, EventKind.SENT, now, {"provider": transport.code, "reason": "reconciled"})]
     )
     return SENT
@@ -387,7 +306,7 @@ def _consent_gone(ids: list[int], now: datetime) -> list[int]:
         return []
     exempt = Q(program__type__in=sorted(NO_PRIOR_CONSENT))
     return list(
-        Message.objects.filter(pk__in=ids)
+        Message.objects.filter(pk__any_of=ids)
         .filter((~exempt & ~consented_row_q(now=now)) | (exempt & revoked_row_q()))
         .values_list("pk", flat=True)
     )
@@ -450,34 +369,34 @@ def outbox_claim(
         slots, waiting = _pace([r for r in rows if r[0] not in out], now, transports)
         report.paced = len(waiting)
         claimed = [r[0] for r in rows if r[0] not in out and r[0] not in waiting]
-        Message.objects.filter(pk__in=claimed).update(
+        Message.objects.filter(pk__any_of=claimed).update(
             status=MessageStatus.SENDING,
             claimed_by=worker,
             claimed_at=now,
             attempts=F("attempts") + 1,
         )
+        expiry = {r[0]: r[5] for r in rows}
+        fetched = Message.objects.filter(pk__any_of=claimed).order_by("lane", "due_at", "id")
         claims = [
-            Claim(*values, claimed_at=now, slot=slots.get(values[0]))
-            for values in Message.objects.filter(pk__in=claimed)
-            .order_by("lane", "due_at", "id")
-            .values_list(
+            Claim(*values, claimed_at=now, expires_at=expiry[values[0]], slot=slots.get(values[0]))
+            for values in fetched.values_list(
                 "pk",
                 "key",
                 "channel",
                 "address",
                 "sender",
                 "body",
-                "subject",
                 "program_id",
                 "attempts",
                 "segments",
                 "due_at",
             )
-            .iterator(chunk_size=CHUNK)
         ]
-        expiry = {r[0]: r[5] for r in rows}
-        for claim in claims:
-            claim.expires_at = expiry.get(claim.pk)
+        mail = [c.pk for c in claims if c.channel == Channel.EMAIL]
+        if mail:  # only e-mail has a subject: the rest are not decrypted for nothing
+            subjects = dict(Message.objects.filter(pk__any_of=mail).values_list("pk", "subject"))
+            for claim in claims:
+                claim.subject = subjects.get(claim.pk, "")
     report.claimed = len(claims)
     return claims, report
 
@@ -496,7 +415,9 @@ def _pace(
         if paced:
             demands.setdefault(sender, []).append((pk, max(segments, 1)))
     grants = budgets_take(
-        {sender: [cost for _, cost in queue] for sender, queue in demands.items()}, now=now
+        {sender: [cost for _, cost in queue] for sender, queue in demands.items()},
+        now=now,
+        start=timezone.now() + SETTLE,  # the claim commits before the first one goes
     )
     slots: dict[int, datetime] = {}
     later: list[tuple[int, datetime]] = []
@@ -507,7 +428,7 @@ def _pace(
         for (pk, _), expected in zip(queue[grant.allowed :], grant.later, strict=True):
             later.append((pk, max(expected - LEAD, now)))
     if later:
-        _bulk_set([("due_at", "time")], later)
+        messages_set([("due_at", "time")], later)
     return slots, {pk for pk, _ in later}
 
 
@@ -575,6 +496,8 @@ def _send_one(transport: Transport, claim: Claim, outbound: Outbound) -> SendRes
         wait = (claim.slot - timezone.now()).total_seconds()
         if wait > 0:
             time.sleep(wait)
+        elif too_late(claim.slot, timezone.now()):
+            return LATE
     try:
         return transport.send(outbound)
     except Exception:  # a bug or an outage in an adapter must not stop the batch
@@ -596,7 +519,9 @@ _OUTCOME_COLUMNS = (
     ("claimed_by", "text"),
     ("claimed_at", "time"),
     ("reasons", "json"),
+    ("attempts", "int"),
 )
+REASONS = 1 + [name for name, _ in _OUTCOME_COLUMNS].index("reasons")  # its place in a row
 
 
 @dataclass
@@ -616,8 +541,12 @@ def _outcome(sent: Sent, worker: str, now: datetime) -> Outcome:
     sent_at = done_at = None
     due_at, claimed_by, claimed_at = claim.due_at, worker, claim.claimed_at
     pmid, segments, reasons = result.provider_message_id, claim.segments, None
+    attempts = claim.attempts
     delay = retry_delay(claim.attempts, result.retry_after)
-    if result.accepted:
+    if result.unsent:  # its slot passed before it went: a new slot, and not an attempt
+        status, claimed_by, claimed_at, due_at = MessageStatus.QUEUED, "", None, now
+        attempts -= 1
+    elif result.accepted:
         status = result.status if STATUS_RANK.get(result.status, 0) >= 2 else MessageStatus.SENT
         status = MessageStatus.SENT if status == DeliveryStatus.QUEUED else status
         segments, sent_at = result.segments, now
@@ -657,6 +586,7 @@ def _outcome(sent: Sent, worker: str, now: datetime) -> Outcome:
         claimed_by,
         claimed_at,
         reasons,
+        attempts,
     )
     return Outcome(sent, status, row, events)
 
@@ -672,7 +602,7 @@ def outcomes_record(sent: Sequence[Sent], *, worker: str) -> list[Outcome]:
     if not outcomes:
         return []
     with transaction.atomic():
-        failed = [o for o in outcomes if o.row[-1] is not None]
+        failed = [o for o in outcomes if o.row[REASONS] is not None]
         if failed:  # a refusal appends its reason to the row's list
             current = dict(
                 Message.objects.filter(pk__in=[o.row[0] for o in failed]).values_list(
@@ -680,8 +610,9 @@ def outcomes_record(sent: Sequence[Sent], *, worker: str) -> list[Outcome]:
                 )
             )
             for o in failed:
-                o.row = (*o.row[:-1], [*current.get(o.row[0], []), o.row[-1]])
-        held = _bulk_set(
+                reasons = [*current.get(o.row[0], []), o.row[REASONS]]
+                o.row = (*o.row[:REASONS], reasons, *o.row[REASONS + 1 :])
+        held = messages_set(
             _OUTCOME_COLUMNS,
             [o.row for o in outcomes],
             where=f"{table}.status = %s AND {table}.claimed_by = %s",
@@ -692,7 +623,7 @@ def outcomes_record(sent: Sequence[Sent], *, worker: str) -> list[Outcome]:
         for o in outcomes:
             if o.row[0] not in held:
                 logger.warning("message %s was no longer ours to record", o.row[0])
-        _events_add([(o.row[0], kind, now, detail) for o in written for kind, detail in o.events])
+        events_add([(o.row[0], kind, now, detail) for o in written for kind, detail in o.events])
         for o in written:
             _outcome_effects(o, now)
     return written
@@ -744,7 +675,9 @@ def dispatch_due(
     for outcome in outcomes_record(_send(claims, transports, worker), worker=worker):
         status = outcome.status
         report.statuses[status] = report.statuses.get(status, 0) + 1
-        if status == MessageStatus.FAILED:
+        if outcome.sent.result.unsent:
+            report.paced += 1
+        elif status == MessageStatus.FAILED:
             report.failed += 1
         elif status == MessageStatus.QUEUED:
             report.retried += 1

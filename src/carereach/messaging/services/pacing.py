@@ -68,8 +68,12 @@ class Grant:
         return self.later[0] if self.later else None
 
 
-def budgets_take(demands: dict[str, list[int]], *, now: datetime) -> dict[str, Grant]:
-    """Give each sender's messages (their segment counts, in order) slots from its schedule.
+def budgets_take(
+    demands: dict[str, list[int]], *, now: datetime, start: datetime | None = None
+) -> dict[str, Grant]:
+    """Give each sender's messages (their segment counts, in order) slots from its schedule,
+    none before `start` (default `now`: a caller that needs time to commit its claim before
+    sending asks for slots a little later).
 
     Call inside a transaction: the senders' rows are locked (in sender order, so two workers
     never deadlock) until it commits, and every worker on every machine shares them."""
@@ -83,11 +87,12 @@ def budgets_take(demands: dict[str, list[int]], *, now: datetime) -> dict[str, G
     if connection.vendor == "postgresql":
         rows = rows.select_for_update()
     budgets = {budget.sender: budget for budget in rows}
-    horizon = now + LEAD
+    start = max(start or now, now)
+    horizon = start + LEAD
     grants: dict[str, Grant] = {}
     for sender in senders:
         budget = budgets[sender]
-        free = max(budget.free_at, now)
+        free = max(budget.free_at, start)
         slots: list[datetime] = []
         costs = demands[sender]
         for cost in costs:

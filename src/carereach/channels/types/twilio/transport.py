@@ -29,11 +29,13 @@ import aiohttp
 from django.conf import settings
 
 from carereach.channels.base import (
+    LATE,
     DeliveryStatus,
     InboundText,
     Outbound,
     SendResult,
     StatusReport,
+    too_late,
 )
 from carereach.errors import ConfigError, ValidationError
 
@@ -428,6 +430,8 @@ class TwilioTransport:
                 if wait > 0:
                     await asyncio.sleep(wait)
             async with gate:
+                if too_late(slot, datetime.now(UTC)):
+                    return LATE
                 return await self._post(session, message)
 
         return list(await asyncio.gather(*map(one, messages, slots)))
