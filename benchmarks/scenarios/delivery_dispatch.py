@@ -343,7 +343,7 @@ def delivery_dispatch(ctx: Context) -> None:
     program = _program()
     carrier, url = carrier_process(CarrierConfig())
     try:
-        count = ctx.sized(small=10_000, full=60_000)
+        count = ctx.sized(small=6_000, full=30_000)
         control(url, "configure", CarrierConfig())
         _measure(
             ctx,
@@ -354,7 +354,7 @@ def delivery_dispatch(ctx: Context) -> None:
             baseline=True,
         )
 
-        claims = ctx.sized(small=40_000, full=200_000)
+        claims = ctx.sized(small=20_000, full=100_000)
         _queue(claims, ["12345"], program)
         _measure(ctx, "claim_ack", claims, "null", {"CARE_DISPATCH_BATCH": "1000"})
         _check_outbox(claims, None)

@@ -86,9 +86,10 @@ def messages_set(
         for row in chunk:
             values.append(row[0])
             for (name, _), value in zip(columns, row[1:], strict=True):
-                values.append(
-                    None if value is None else fields[name].get_db_prep_value(value, connection)
-                )
+                field = fields[name]
+                if value is not None:
+                    value = field.get_db_prep_value(value, connection)  # type: ignore[union-attr]
+                values.append(value)
         listed = ", ".join([placeholder] * len(chunk))
         # Only our own table and column names are spliced in; every value is a parameter.
         sql = (

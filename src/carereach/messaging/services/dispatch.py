@@ -381,25 +381,41 @@ def outbox_claim(
         expiry = {r[0]: r[5] for r in rows}
         fetched = Message.objects.filter(pk__any_of=claimed).order_by("lane", "due_at", "id")
         claims = [
-            Claim(*values, claimed_at=now, expires_at=expiry[values[0]], slot=slots.get(values[0]))
-            for values in fetched.values_list(
-                "pk",
-                "key",
-                "channel",
-                "address",
-                "sender",
-                "body",
-                "program_id",
-                "attempts",
-                "segments",
-                "due_at",
+            Claim(
+                pk=pk,
+                key=key,
+                channel=channel,
+                address=address,
+                sender=sender,
+                body=body or "",
+                program_id=program_id,
+                attempts=attempts,
+                segments=segments,
+                due_at=due_at,
+                claimed_at=now,
+                expires_at=expiry[pk],
+                slot=slots.get(pk),
+            )
+            for pk, key, channel, address, sender, body, program_id, attempts, segments, due_at in (
+                fetched.values_list(
+                    "pk",
+                    "key",
+                    "channel",
+                    "address",
+                    "sender",
+                    "body",
+                    "program_id",
+                    "attempts",
+                    "segments",
+                    "due_at",
+                )
             )
         ]
         mail = [c.pk for c in claims if c.channel == Channel.EMAIL]
         if mail:  # only e-mail has a subject: the rest are not decrypted for nothing
             subjects = dict(Message.objects.filter(pk__any_of=mail).values_list("pk", "subject"))
             for claim in claims:
-                claim.subject = subjects.get(claim.pk, "")
+                claim.subject = subjects.get(claim.pk) or ""
     report.claimed = len(claims)
     return claims, report
 
@@ -542,7 +558,10 @@ def _outcome(sent: Sent, worker: str, now: datetime) -> Outcome:
     claim, result, provider = sent.claim, sent.result, sent.provider
     code = result.error_code
     events: list[tuple[str, dict[str, str]]] = []
-    sent_at = done_at = None
+    sent_at: datetime | None = None
+    done_at: datetime | None = None
+    status: str
+    claimed_at: datetime | None
     due_at, claimed_by, claimed_at = claim.due_at, worker, claim.claimed_at
     pmid, segments, reasons = result.provider_message_id, claim.segments, None
     attempts = claim.attempts
@@ -552,7 +571,6 @@ def _outcome(sent: Sent, worker: str, now: datetime) -> Outcome:
         attempts -= 1
     elif result.accepted:
         status = result.status if STATUS_RANK.get(result.status, 0) >= 2 else MessageStatus.SENT
-        status = MessageStatus.SENT if status == DeliveryStatus.QUEUED else status
         segments, sent_at = result.segments, now
         events.append((EventKind.SENT, {"provider": provider}))
         if status != MessageStatus.SENT:
