@@ -217,6 +217,8 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 CONCURRENCY = 32  # requests in flight per process (Twilio limits concurrent API calls per account)
 LOOKUP_PAGES = 10  # pages of 100 read when reconciling one message
+STRAGGLER_BATCH = 50  # batches at least this big do not wait for their last few slow requests
+STRAGGLER_AFTER = 0.25  # seconds: a request slower than this and 3x the batch's median
 QUICK_RETRY = 0.0  # an API hiccup without Retry-After: dispatch's short backoff decides
 
 
@@ -423,11 +425,20 @@ class TwilioTransport:
     ) -> list[SendResult]:
         session = wire.session(self.api_base, self.timeout, self.concurrency)
         gate = asyncio.Semaphore(self.concurrency)
+        clock = asyncio.get_running_loop().time
+        posting: dict[int, float] = {}  # message index → when its request started
+        took: list[float] = []  # how long each finished request took
 
-        async def one(message: Outbound, slot: datetime | None) -> SendResult:
+        async def post(n: int, message: Outbound) -> SendResult:
+            posting[n] = clock()
+            result = await self._post(session, message)
+            took.append(clock() - posting.pop(n))
+            return result
+
+        async def one(n: int, message: Outbound, slot: datetime | None) -> SendResult:
             if slot is None:
                 async with gate:
-                    return await self._post(session, message)
+                    return await post(n, message)
             # A paced message goes at its slot, not queued behind others (its sender's rate
             # keeps it to a few in flight), and not at all once too late.
             wait = (slot - datetime.now(UTC)).total_seconds()
@@ -435,9 +446,37 @@ class TwilioTransport:
                 await asyncio.sleep(wait)
             if too_late(slot, datetime.now(UTC)):
                 return LATE
-            return await self._post(session, message)
+            return await post(n, message)
 
-        return list(await asyncio.gather(*map(one, messages, slots)))
+        pairs = enumerate(zip(messages, slots, strict=True))
+        tasks = [asyncio.create_task(one(n, m, s)) for n, (m, s) in pairs]
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.05)
+            if pending and self._stragglers(pending, tasks, posting, took, clock()):
+                break
+        # Stragglers finish (or time out) on their own; their outcome is unknown to us: a
+        # lookup settles it later, so one slow request never holds up the whole batch.
+        return [t.result() if t.done() else NO_ANSWER for t in tasks]
+
+    @staticmethod
+    def _stragglers(
+        pending: set[asyncio.Task[SendResult]],
+        tasks: list[asyncio.Task[SendResult]],
+        posting: dict[int, float],
+        took: list[float],
+        now: float,
+    ) -> bool:
+        """True when the only requests left are a few (2% of a batch of 50 or more) that have
+        been waiting far longer than this batch's requests take (3x the median, 250 ms at
+        least), and no paced message is still waiting for its slot."""
+        if len(tasks) < STRAGGLER_BATCH or len(pending) > len(tasks) // 50 or not took:
+            return False
+        if len(posting) < len(pending):
+            return False  # some are waiting for a slot or for the gate
+        typical = sorted(took)[len(took) // 2]
+        limit = max(3 * typical, STRAGGLER_AFTER)
+        return all(now - started > limit for started in posting.values())
 
     def _form(self, message: Outbound) -> list[tuple[str, str]]:
         # A Messaging Service (MG…) picks the sender from its pool; otherwise our number sends.
