@@ -150,6 +150,9 @@ SENDER_RATES = config.rates(env, "CARE_SENDER_RATES")
 SEND_MAX_ATTEMPTS = config.integer(env, "CARE_SEND_MAX_ATTEMPTS", 5, minimum=1)
 # A message claimed by a worker that then went silent this long has an unknown outcome.
 SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum=30)
+# A send the provider did not answer in time is looked up at the provider after this long (it
+# must be done with the request by then) before it is ever sent again.
+SEND_RECONCILE_SECONDS = config.integer(env, "CARE_SEND_RECONCILE_SECONDS", 60, minimum=1)
 # Senders for messages a program does not name one for (HELP from a stranger, say).
 DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
 DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")
@@ -178,6 +181,8 @@ TWILIO_ACCOUNT_SID = env.get("CARE_TWILIO_ACCOUNT_SID", "").strip()
 TWILIO_AUTH_TOKEN = env.get("CARE_TWILIO_AUTH_TOKEN", "").strip()
 TWILIO_API_BASE = config.url(env, "CARE_TWILIO_API_BASE", "https://api.twilio.com")
 TWILIO_TIMEOUT_SECONDS = config.integer(env, "CARE_TWILIO_TIMEOUT_SECONDS", 5, minimum=1)
+# Requests to Twilio in flight at once per worker process.
+TWILIO_CONCURRENCY = config.integer(env, "CARE_TWILIO_CONCURRENCY", 32, minimum=1)
 # Behind a load balancer that terminates TLS: rebuild the URL a carrier signed from its
 # X-Forwarded-Proto/Host/Port headers. Only when the balancer sets them (clients cannot).
 TRUST_PROXY = config.boolean(env, "CARE_TRUST_PROXY", False)

@@ -209,16 +209,29 @@ class Flaky:
     idempotent = False
     paced = False
 
-    def __init__(self, failures: int, *, retryable: bool = True, error: str = "30003") -> None:
+    def __init__(
+        self,
+        failures: int,
+        *,
+        retryable: bool = True,
+        error: str = "30003",
+        retry_after: float | None = None,
+    ) -> None:
         self.failures = failures
         self.retryable = retryable
         self.error = error
+        self.retry_after = retry_after  # set: the provider itself is down (5xx, 429)
         self.calls: list[str] = []
 
     def send(self, message: Outbound) -> SendResult:
         self.calls.append(message.key)
         if len(self.calls) <= self.failures:
-            return SendResult(accepted=False, error_code=self.error, retryable=self.retryable)
+            return SendResult(
+                accepted=False,
+                error_code=self.error,
+                retryable=self.retryable,
+                retry_after=self.retry_after,
+            )
         return SendResult(accepted=True, provider_message_id=f"FL{len(self.calls)}")
 
     def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
@@ -279,6 +292,35 @@ def test_out_of_attempts_fails(
     Message.objects.filter(pk=message.pk).update(due_at=timezone.now())
     assert dispatch_due(worker="w1").failed == 1
     assert len(flaky.calls) == 2
+
+
+def test_a_provider_outage_is_waited_out_whatever_the_attempts(
+    person: Contact, program: Program, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    """5xx answers (the provider is down, not the message wrong) are retried past
+    CARE_SEND_MAX_ATTEMPTS: quickly twice, then on the 30 s schedule, until it comes back."""
+    settings.SEND_MAX_ATTEMPTS = 2  # type: ignore[attr-defined]
+    flaky = Flaky(failures=5, error="http_503", retry_after=0.0)
+    monkeypatch.setattr(dispatch_module, "transport_for", lambda channel: flaky)
+    message = _one(person, program)
+    waits = []
+    for _ in range(5):
+        before = timezone.now()
+        assert dispatch_due(worker="w1").retried == 1
+        message.refresh_from_db()
+        assert message.status == MessageStatus.QUEUED
+        waits.append((message.due_at - before).total_seconds())
+        Message.objects.filter(pk=message.pk).update(due_at=timezone.now())
+    assert dispatch_due(worker="w1").sent == 1
+    assert len(flaky.calls) == 6
+    hiccups, outage = waits[:2], waits[2:]
+    assert [w < 3 for w in hiccups] == [True, True]  # a hiccup costs a second or two
+    # then 30 s, 1 min, 2 min, each with up to a quarter of jitter
+    assert [1 <= w / base <= 1.26 for w, base in zip(outage, [30, 60, 120], strict=True)] == [
+        True,
+        True,
+        True,
+    ]
 
 
 def test_a_worker_that_died_mid_send_is_recovered_without_a_duplicate(

@@ -18,7 +18,7 @@ from carereach.errors import ConfigError
 from carereach.messaging.models import Message, MessageStatus
 from carereach.messaging.services import dispatch as dispatch_module
 from carereach.messaging.services.dispatch import dispatch_due
-from carereach.messaging.services.pacing import budget_take, sender_kind
+from carereach.messaging.services.pacing import PACE, budget_take, sender_kind
 from tests.consent import factories
 from tests.messaging import factories as messaging
 
@@ -28,33 +28,52 @@ T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 LONG_CODE = "+14155550100"
 
 
+GAP = timedelta(seconds=1 / PACE)  # a long code's spacing: a little over its 1 segment/s
+
+
 def test_a_long_code_sends_one_segment_a_second() -> None:
     first = budget_take(sender=LONG_CODE, costs=[1, 1, 1], now=T0)
-    assert first.allowed == 1
-    assert first.retry_at == T0 + timedelta(seconds=1)
+    assert first.slots == [T0]
+    assert first.retry_at == T0 + GAP
     assert (
         budget_take(sender=LONG_CODE, costs=[1, 1], now=T0 + timedelta(milliseconds=500)).allowed
         == 0
     )
-    assert budget_take(sender=LONG_CODE, costs=[1, 1], now=T0 + timedelta(seconds=1)).allowed == 1
+    # Claimed a little before its slot, and sent at the slot, never earlier.
+    assert budget_take(sender=LONG_CODE, costs=[1, 1], now=T0 + timedelta(seconds=1)).slots == [
+        T0 + GAP
+    ]
 
 
-def test_a_short_code_sends_a_hundred_a_second_and_no_burst_beyond() -> None:
-    grant = budget_take(sender="12345", costs=[1] * 150, now=T0)
-    assert grant.allowed == 100
+def test_no_second_ever_holds_more_than_a_short_codes_hundred() -> None:
+    slots: list[datetime] = []
+    for step in range(100):  # a backlog, claimed every 50 ms for five seconds
+        now = T0 + timedelta(milliseconds=50 * step)
+        slots += budget_take(sender="12345", costs=[1] * 200, now=now).slots
+    assert slots == sorted(slots)
+    for n, slot in enumerate(slots):  # every sliding one-second window
+        assert sum(1 for later in slots[n:] if later < slot + timedelta(seconds=1)) <= 100
+    rate = (len(slots) - 1) / (slots[-1] - slots[0]).total_seconds()
+    assert rate >= 95  # and the backlog drains at the limit, less the margin
+
+
+def test_idle_time_is_not_banked_into_a_burst() -> None:
+    budget_take(sender="12345", costs=[1] * 10, now=T0)
     later = budget_take(sender="12345", costs=[1] * 50, now=T0 + timedelta(seconds=10))
-    assert later.allowed == 50  # idle time refills to one second's worth, not more
+    assert later.slots[0] == T0 + timedelta(seconds=10)
+    assert later.slots[1] - later.slots[0] == timedelta(seconds=1 / (100 * PACE))
 
 
-def test_a_long_message_goes_on_a_full_bucket_and_the_next_waits() -> None:
+def test_a_long_message_goes_at_its_slot_and_the_next_waits() -> None:
     grant = budget_take(sender=LONG_CODE, costs=[3, 1], now=T0)
     assert grant.allowed == 1
-    assert grant.retry_at == T0 + timedelta(seconds=3)  # the 3 segments are paid back first
+    assert grant.retry_at == T0 + timedelta(seconds=3 / PACE)  # its 3 segments come first
 
 
 def test_operator_rates_win(settings: Any) -> None:
     settings.SENDER_RATES = {LONG_CODE: 4.0}
-    assert budget_take(sender=LONG_CODE, costs=[1] * 6, now=T0).allowed == 4
+    grant = budget_take(sender=LONG_CODE, costs=[1] * 6, now=T0)
+    assert grant.slots[1] - grant.slots[0] == timedelta(seconds=1 / (4 * PACE))
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ database except the sandbox, which *is* its own carrier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.db import models
@@ -57,6 +57,25 @@ class SendResult:
     error_message: str = ""
     retryable: bool = False  # a transient failure: try again later
     segments: int = 1
+    # Seconds the provider asked us to wait (Retry-After), or 0 for a hiccup of its API that is
+    # worth trying again soon; None: the usual backoff.
+    retry_after: float | None = None
+    # The provider may have taken it (no answer in time): never resent before a reconciliation
+    # says it did not go.
+    unknown: bool = False
+    # Nothing was sent: its pacing slot had passed (it would have bunched with the next ones).
+    # It waits for a new slot; not an attempt.
+    unsent: bool = False
+
+
+# A paced message not on its way within this long after its slot is not sent: going later would
+# put it closer to the next slot than the sender's rate allows (see messaging.services.pacing).
+SLOT_TOLERANCE = timedelta(milliseconds=25)
+LATE = SendResult(accepted=False, error_code="late", unsent=True)
+
+
+def too_late(slot: datetime | None, now: datetime) -> bool:
+    return slot is not None and now - slot > SLOT_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -99,3 +118,24 @@ class Transport(Protocol):
     def parse_status(self, params: Mapping[str, str]) -> StatusReport: ...
 
     def parse_inbound(self, params: Mapping[str, str]) -> InboundText: ...
+
+
+class BatchTransport(Transport, Protocol):
+    """A transport that sends many messages at once (concurrent requests on pooled connections).
+
+    `slots` gives, per message, the moment it may go (a paced sender's schedule) or None for at
+    once; it is never sent earlier. One result per message, in order; a failure of one is its
+    result, never an exception for the batch."""
+
+    def send_batch(
+        self, messages: Sequence[Outbound], slots: Sequence[datetime | None]
+    ) -> list[SendResult]: ...
+
+
+class ReconcilingTransport(Transport, Protocol):
+    """A transport that can tell whether a message whose outcome is unknown went out."""
+
+    def lookup(self, message: Outbound, since: datetime) -> list[SendResult] | None:
+        """The provider's messages created since `since` that match this one exactly (same
+        recipient, sender and text), newest first; None when the provider cannot be asked now."""
+        ...

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from carereach import lookups  # noqa: F401 (registers `any_of`)
 from carereach.audience.models import Contact
 from carereach.consent import ledger
 from carereach.consent.models import (
@@ -170,7 +171,7 @@ def address_opted_out(*, address: str, sender: str) -> bool:
 
 def suppressed_addresses(*, channel: str, addresses: list[str]) -> set[str]:
     """Which of these addresses are suppressed on the channel, in one query."""
-    rows = Suppression.objects.filter(channel=channel, address__in=addresses)
+    rows = Suppression.objects.filter(channel=channel, address__any_of=addresses)
     return set(rows.values_list("address", flat=True))
 
 

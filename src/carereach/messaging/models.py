@@ -225,16 +225,17 @@ class InboundMessage(models.Model):
 
 
 class SenderBudget(models.Model):
-    """A sender's token bucket, in message segments, shared by every worker on every machine.
+    """A sender's pace, in message segments, shared by every worker on every machine.
 
     Carriers throttle per sender and per segment (about 1/s on a US long code, 100/s on a short
-    code) and fail what queues too long; workers take from this bucket under a row lock before
-    calling the provider, so adding workers never bursts past the sender's limit.
+    code) and fail what queues too long; workers take each message's slot from this row under a
+    row lock before calling the provider, so adding workers never bursts past the sender's limit.
     """
 
     sender = models.CharField(max_length=320, unique=True)
-    tokens = models.FloatField()  # segments available now; negative after a long message
-    refilled_at = models.DateTimeField()
+    # When the sender's next segment may go: each message granted moves it on by its segments
+    # over the rate, so a backlog drains at the rate and no second goes over it.
+    free_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"budget of {self.sender}"

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,8 +22,8 @@ from django.utils import timezone
 
 from carereach.content.tasks import content_expire_tick
 from carereach.messaging import wake
-from carereach.messaging.models import Heartbeat, ProcessKind
-from carereach.messaging.services.dispatch import dispatch_due
+from carereach.messaging.models import WAITING, Heartbeat, Lane, Message, ProcessKind
+from carereach.messaging.services.dispatch import Transports, dispatch_due
 from carereach.messaging.services.ingest import ingest_process
 from carereach.security.context import request_id_scope
 
@@ -77,7 +78,9 @@ class SchedulerLeadership:
 @dataclass
 class Loop:
     kind: ProcessKind
-    tick: Callable[[], None] = lambda: None
+    # One pass of work; it may return how many seconds until it has more (a worker: the next
+    # due message), which shortens the wait.
+    tick: Callable[[], float | None] = lambda: None
     interval: float = field(default_factory=lambda: float(settings.WORKER_HEARTBEAT_SECONDS))
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -96,17 +99,21 @@ class Loop:
                 close_old_connections()
                 with request_id_scope(f"{self.kind}-loop"):
                     leading = leadership is None or leadership.try_acquire()
+                    wait = self.interval
                     if leading:
                         heartbeat_write(name=name, kind=self.kind, started_at=started)
                         try:
-                            self.tick()
+                            more = self.tick()
+                            if more is not None:
+                                wait = min(wait, max(more, 0.0))
                         except Exception:  # one bad pass must not end the loop; log and go on
                             logger.exception("%s tick failed", self.kind)
                             connection.close()  # a broken transaction must not poison the next
                 if self.kind == ProcessKind.WORKER:
-                    wake.wait(self.interval)  # a commit that queued a message cuts this short
+                    if wait > 0:
+                        wake.wait(wait)  # a commit that queued a message cuts this short
                 else:
-                    self.stop.wait(self.interval)
+                    self.stop.wait(wait)
         finally:
             if leadership is not None:
                 leadership.release()
@@ -115,11 +122,37 @@ class Loop:
             logger.info("%s %s stopped", self.kind, name)
 
 
-def worker_tick(name: str = "") -> None:
-    """One pass of a worker: callbacks first (an opt-out must land before the next send), then
-    due outbox rows."""
-    ingest_process()
-    dispatch_due(worker=name or process_name(ProcessKind.WORKER))
+def worker_tick(name: str = "") -> float:
+    """A worker's work: callbacks first (an opt-out must land before the next send), then a
+    batch of due outbox rows; again while batches come back full (a backlog), for up to a
+    heartbeat's time. Returns the seconds until the next waiting message is due."""
+    name = name or process_name(ProcessKind.WORKER)
+    transports = Transports()  # built once for the whole drain
+    until = time.monotonic() + settings.WORKER_HEARTBEAT_SECONDS
+    while True:
+        ingest_process()
+        report = dispatch_due(worker=name, transports=transports)
+        seen = report.claimed + report.paced + report.skipped + report.expired
+        if seen < settings.DISPATCH_BATCH or time.monotonic() >= until:
+            break
+    return next_due_in()
+
+
+def next_due_in() -> float:
+    """Seconds until the earliest waiting message is due (0 if one is due now); one index probe
+    per lane."""
+    now = timezone.now()
+    dues = [
+        Message.objects.filter(status__in=WAITING, lane=lane)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+        for lane in Lane.values
+    ]
+    soonest = min((due for due in dues if due is not None), default=None)
+    if soonest is None:
+        return float(settings.WORKER_HEARTBEAT_SECONDS)
+    return max((soonest - now).total_seconds(), 0.0)
 
 
 SchedulerTask = Callable[[], object]

@@ -12,27 +12,34 @@ outcome is unknown after a worker died is never sent again blindly (see messagin
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from collections.abc import Coroutine, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-import httpx2
+import aiohttp
 from django.conf import settings
 
 from carereach.channels.base import (
+    LATE,
     DeliveryStatus,
     InboundText,
     Outbound,
     SendResult,
     StatusReport,
+    too_late,
 )
 from carereach.errors import ConfigError, ValidationError
 
+T = TypeVar("T")
 CODE = "twilio"
 MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
 # Where carereach.ingest serves this provider's callbacks, under CARE_PUBLIC_URL.
@@ -212,27 +219,61 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 # --- sending --------------------------------------------------------------------------------
+#
+# aiohttp on one event loop per process (a daemon thread): a dispatch batch goes out as
+# concurrent requests over pooled keep-alive connections, each at its pacing slot. Measured
+# against a loopback Twilio on this project's 2-core machines, aiohttp made 1,200 to 1,400
+# requests/s from one process where httpx2 made 870 (one at a time) or 340 (its async client).
 
-_clients: dict[tuple[str, float], httpx2.Client] = {}
-_clients_lock = threading.Lock()
+CONCURRENCY = 32  # requests in flight per process (Twilio limits concurrent API calls per account)
+LOOKUP_PAGES = 10  # pages of 100 read when reconciling one message
+STRAGGLER_BATCH = 50  # batches at least this big do not wait for their last few slow requests
+STRAGGLER_AFTER = 0.25  # seconds: a request slower than this and 3x the batch's median
+QUICK_RETRY = 0.0  # an API hiccup without Retry-After: dispatch's short backoff decides
 
 
-def _client(api_base: str, timeout: float) -> httpx2.Client:
-    """One pooled client per process (keep-alive to Twilio), made on first use."""
-    key = (api_base, timeout)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                client = httpx2.Client(
-                    base_url=api_base,
-                    timeout=httpx2.Timeout(timeout),
-                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                    follow_redirects=False,
-                )
-                _clients[key] = client
-    return client
+class _Wire:
+    """The process's event loop thread and its pooled sessions, made on first use."""
+
+    _lock = threading.Lock()
+    _current: _Wire | None = None
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.sessions: dict[tuple[str, float, int], aiohttp.ClientSession] = {}
+        thread = threading.Thread(target=self.loop.run_forever, name="twilio-wire", daemon=True)
+        thread.start()
+
+    @classmethod
+    def get(cls) -> _Wire:
+        wire = cls._current
+        if wire is None or wire.pid != os.getpid():  # a forked child needs its own thread
+            with cls._lock:
+                wire = cls._current
+                if wire is None or wire.pid != os.getpid():
+                    wire = cls._current = _Wire()
+        return wire
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def session(self, api_base: str, timeout: float, concurrency: int) -> aiohttp.ClientSession:
+        """Called on the loop: one session (connection pool) per base URL and timeout."""
+        key = (api_base, timeout, concurrency)
+        session = self.sessions.get(key)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(
+                base_url=api_base,
+                connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
+                ),
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                auto_decompress=False,
+            )
+            self.sessions[key] = session
+        return session
 
 
 def _json(body: bytes) -> dict[str, object]:
@@ -247,7 +288,24 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def result_from_response(http_status: int, body: bytes) -> SendResult:
+def _retry_after(header: str | None) -> float | None:
+    """Retry-After in seconds (Twilio sends seconds; an HTTP date is read too)."""
+    if not header:
+        return None
+    try:
+        return max(float(header), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def result_from_response(
+    http_status: int, body: bytes, retry_after_header: str | None = None
+) -> SendResult:
     """Map Twilio's answer to a send: 201 with the message, or an error document."""
     data = _json(body)
     if http_status in (200, 201):
@@ -256,23 +314,17 @@ def result_from_response(http_status: int, body: bytes) -> SendResult:
             return SendResult(
                 accepted=False, error_code="bad_response", error_message="no sid in Twilio's answer"
             )
-        try:
-            segments = max(int(_text(data.get("num_segments")) or 1), 1)
-        except ValueError:
-            segments = 1
-        return SendResult(
-            accepted=True,
-            provider_message_id=sid,
-            status=STATUSES.get(_text(data.get("status")), DeliveryStatus.QUEUED),
-            segments=segments,
-        )
+        return _accepted(data)
     code = _text(data.get("code")) or f"http_{http_status}"
     rule = ERRORS.get(code)
+    again = retryable(code, http_status)
+    hiccup = http_status == 429 or http_status >= 500
     return SendResult(
         accepted=False,
         error_code=code,
         error_message=rule.meaning if rule else f"Twilio answered HTTP {http_status}",
-        retryable=retryable(code, http_status),
+        retryable=again,
+        retry_after=(_retry_after(retry_after_header) or QUICK_RETRY) if again and hiccup else None,
     )
 
 
@@ -291,6 +343,42 @@ def credentials_check(account_sid: str, auth_token: str) -> None:
         raise ConfigError("CARE_TWILIO_AUTH_TOKEN is not set: expected the account's Auth Token")
 
 
+def _accepted(data: Mapping[str, object]) -> SendResult:
+    try:
+        segments = max(int(_text(data.get("num_segments")) or 1), 1)
+    except ValueError:
+        segments = 1
+    return SendResult(
+        accepted=True,
+        provider_message_id=_text(data.get("sid")),
+        status=STATUSES.get(_text(data.get("status")), DeliveryStatus.QUEUED),
+        segments=segments,
+    )
+
+
+UNREACHABLE = SendResult(
+    accepted=False,
+    error_code=CONNECTION_ERROR,
+    error_message="could not reach Twilio",
+    retryable=True,
+    retry_after=QUICK_RETRY,
+)
+NO_ANSWER = SendResult(
+    accepted=False,
+    error_code=TIMEOUT,
+    error_message="Twilio did not answer in time and may have sent it; not retried until a "
+    "lookup says it did not go",
+    unknown=True,
+)
+
+
+def _created_at(data: Mapping[str, object]) -> datetime | None:
+    try:
+        return parsedate_to_datetime(_text(data.get("date_created")))
+    except (TypeError, ValueError):
+        return None
+
+
 class TwilioTransport:
     code = CODE
     idempotent = False  # Twilio does not deduplicate our sends on any key
@@ -305,6 +393,7 @@ class TwilioTransport:
         api_base: str = "https://api.twilio.com",
         status_callback: str = "",
         timeout: float = 5.0,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         credentials_check(account_sid, auth_token)
         self.account_sid = account_sid
@@ -312,6 +401,10 @@ class TwilioTransport:
         self.api_base = api_base.rstrip("/")
         self.status_callback = status_callback
         self.timeout = timeout
+        self.concurrency = concurrency
+        credentials = f"{account_sid}:{auth_token}".encode()
+        self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
+        self._path = MESSAGES_PATH.format(sid=account_sid)
 
     @classmethod
     def from_settings(cls) -> TwilioTransport:
@@ -321,6 +414,7 @@ class TwilioTransport:
             api_base=settings.TWILIO_API_BASE,
             status_callback=settings.CARE_PUBLIC_URL + STATUS_CALLBACK_PATH,
             timeout=float(settings.TWILIO_TIMEOUT_SECONDS),
+            concurrency=settings.TWILIO_CONCURRENCY,
         )
 
     def __repr__(self) -> str:  # never the token
@@ -328,44 +422,169 @@ class TwilioTransport:
         return f"{name}(account_sid={self.account_sid!r}, api_base={self.api_base!r})"
 
     def send(self, message: Outbound) -> SendResult:
-        form = {"To": message.to, "Body": message.body}
+        return self.send_batch([message], [None])[0]
+
+    def send_batch(
+        self, messages: Sequence[Outbound], slots: Sequence[datetime | None]
+    ) -> list[SendResult]:
+        """POST every message concurrently (at most `concurrency` at once), each not before its
+        slot; one result per message, in order."""
+        if not messages:
+            return []
+        wire = _Wire.get()
+        return wire.run(self._send_all(wire, messages, slots))
+
+    async def _send_all(
+        self, wire: _Wire, messages: Sequence[Outbound], slots: Sequence[datetime | None]
+    ) -> list[SendResult]:
+        session = wire.session(self.api_base, self.timeout, self.concurrency)
+        gate = asyncio.Semaphore(self.concurrency)
+        clock = asyncio.get_running_loop().time
+        posting: dict[int, float] = {}  # message index → when its request started
+        took: list[float] = []  # how long each finished request took
+
+        async def post(n: int, message: Outbound) -> SendResult:
+            posting[n] = clock()
+            result = await self._post(session, message)
+            took.append(clock() - posting.pop(n))
+            return result
+
+        async def one(n: int, message: Outbound, slot: datetime | None) -> SendResult:
+            if slot is None:
+                async with gate:
+                    return await post(n, message)
+            # A paced message goes at its slot, not queued behind others (its sender's rate
+            # keeps it to a few in flight), and not at all once too late.
+            wait = (slot - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if too_late(slot, datetime.now(UTC)):
+                return LATE
+            return await post(n, message)
+
+        pairs = enumerate(zip(messages, slots, strict=True))
+        tasks = [asyncio.create_task(one(n, m, s)) for n, (m, s) in pairs]
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.05)
+            if pending and self._stragglers(pending, tasks, posting, took, clock()):
+                break
+        # Stragglers finish (or time out) on their own; their outcome is unknown to us: a
+        # lookup settles it later, so one slow request never holds up the whole batch.
+        return [t.result() if t.done() else NO_ANSWER for t in tasks]
+
+    @staticmethod
+    def _stragglers(
+        pending: set[asyncio.Task[SendResult]],
+        tasks: list[asyncio.Task[SendResult]],
+        posting: dict[int, float],
+        took: list[float],
+        now: float,
+    ) -> bool:
+        """True when the only requests left are a few (2% of a batch of 50 or more) that have
+        been waiting far longer than this batch's requests take (3x the median, 250 ms at
+        least), and no paced message is still waiting for its slot."""
+        if len(tasks) < STRAGGLER_BATCH or len(pending) > len(tasks) // 50 or not took:
+            return False
+        if len(posting) < len(pending):
+            return False  # some are waiting for a slot or for the gate
+        typical = sorted(took)[len(took) // 2]
+        limit = max(3 * typical, STRAGGLER_AFTER)
+        return all(now - started > limit for started in posting.values())
+
+    def _form(self, message: Outbound) -> list[tuple[str, str]]:
         # A Messaging Service (MG…) picks the sender from its pool; otherwise our number sends.
-        form["MessagingServiceSid" if message.sender.startswith("MG") else "From"] = message.sender
+        sender = "MessagingServiceSid" if message.sender.startswith("MG") else "From"
+        form = [("To", message.to), ("Body", message.body), (sender, message.sender)]
         callback = message.status_callback or self.status_callback
         if callback:
-            form["StatusCallback"] = callback
-        return self._post(MESSAGES_PATH, form)
+            form.append(("StatusCallback", callback))
+        return form
 
-    def _post(self, path: str, form: Mapping[str, str]) -> SendResult:
-        """One authenticated form POST to the account's `path`, its answer or failure mapped."""
+    async def _post(self, session: aiohttp.ClientSession, message: Outbound) -> SendResult:
+        headers = {
+            "Authorization": self._authorization,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         try:
-            response = _client(self.api_base, self.timeout).post(
-                path.format(sid=self.account_sid),
-                data=dict(form),
-                auth=(self.account_sid, self.auth_token),
-            )
-        except httpx2.ReadTimeout:
-            return SendResult(
-                accepted=False,
-                error_code=TIMEOUT,
-                error_message="Twilio did not answer in time and may have acted on it; not retried",
-                retryable=False,
-            )
-        except httpx2.TimeoutException:  # connect or pool timeout: the request never left
-            return SendResult(
-                accepted=False,
-                error_code=CONNECTION_ERROR,
-                error_message="could not reach Twilio in time",
-                retryable=True,
-            )
-        except httpx2.TransportError as error:  # refused, reset, DNS: nothing reached Twilio
-            return SendResult(
-                accepted=False,
-                error_code=CONNECTION_ERROR,
-                error_message=f"could not reach Twilio ({type(error).__name__})",
-                retryable=True,
-            )
-        return result_from_response(response.status_code, response.content)
+            async with session.post(
+                self._path, data=urlencode(self._form(message)).encode(), headers=headers
+            ) as response:
+                body = await response.read()
+                return result_from_response(
+                    response.status, body, response.headers.get("Retry-After")
+                )
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError):
+            return UNREACHABLE  # the request never left: nothing was sent
+        except (TimeoutError, aiohttp.ClientError):
+            # No answer in time, or the connection broke after the request went out: Twilio may
+            # have taken it, and Twilio does not deduplicate; a lookup decides later.
+            return NO_ANSWER
+
+    def post_form(self, path: str, form: Mapping[str, str]) -> SendResult:
+        """One authenticated form POST to the account's `path` (a voice call), its answer mapped
+        like a message's. No answer in time is an unknown outcome, never retried blindly."""
+        return _Wire.get().run(self._post_form(path, form))
+
+    async def _post_form(self, path: str, form: Mapping[str, str]) -> SendResult:
+        session = _Wire.get().session(self.api_base, self.timeout, self.concurrency)
+        headers = {
+            "Authorization": self._authorization,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        try:
+            async with session.post(
+                path.format(sid=self.account_sid), data=urlencode(form).encode(), headers=headers
+            ) as response:
+                body = await response.read()
+                return result_from_response(
+                    response.status, body, response.headers.get("Retry-After")
+                )
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError):
+            return UNREACHABLE
+        except (TimeoutError, aiohttp.ClientError):
+            return NO_ANSWER
+
+    def lookup(self, message: Outbound, since: datetime) -> list[SendResult] | None:
+        """Twilio's messages to this number from this sender created since `since` with exactly
+        this text, newest first (the Messages list filtered by `To` and `From`; a Messaging
+        Service's messages are matched on `messaging_service_sid`). None when Twilio cannot be
+        asked now."""
+        return _Wire.get().run(self._lookup(message, since))
+
+    async def _lookup(self, message: Outbound, since: datetime) -> list[SendResult] | None:
+        session = _Wire.get().session(self.api_base, self.timeout, self.concurrency)
+        service = message.sender.startswith("MG")
+        query = {"To": message.to, "PageSize": "100"}
+        if not service:
+            query["From"] = message.sender
+        url: str | None = f"{self._path}?{urlencode(query)}"
+        found: list[SendResult] = []
+        for _ in range(LOOKUP_PAGES):
+            if url is None:
+                break
+            try:
+                async with session.get(url, headers={"Authorization": self._authorization}) as got:
+                    if got.status != 200:
+                        return None
+                    page = _json(await got.read())
+            except (TimeoutError, aiohttp.ClientError):
+                return None
+            rows = page.get("messages")
+            if not isinstance(rows, list):
+                return None
+            older = False
+            for row in rows:
+                created = _created_at(row)
+                if created is None or created < since:
+                    older = True
+                    continue
+                ours = row.get("messaging_service_sid" if service else "from") == message.sender
+                if ours and row.get("to") == message.to and row.get("body") == message.body:
+                    found.append(_accepted(row))
+            next_page = page.get("next_page_uri")
+            url = str(next_page) if next_page and not older else None
+        return None if url is not None else found  # pages left unread: cannot tell
 
     def verify(
         self,

@@ -158,6 +158,12 @@ class TwilioVoiceTransport(TwilioTransport):
             timeout=timeout,
         )
 
+    # Calls go one at a time through `send` (not the Messages API's batch), and a call whose
+    # outcome is unknown cannot be matched in the Messages list: with no lookup, dispatch fails
+    # it as `outcome_unknown` rather than risk ringing someone twice.
+    send_batch = None  # type: ignore[assignment]
+    lookup = None  # type: ignore[assignment]
+
     @classmethod
     def from_settings(cls) -> TwilioVoiceTransport:
         return cls(
@@ -187,7 +193,7 @@ class TwilioVoiceTransport(TwilioTransport):
             "StatusCallback": message.status_callback or self.status_callback,
             "StatusCallbackMethod": "POST",
         }
-        result = self._post(CALLS_PATH, form)
+        result = self.post_form(CALLS_PATH, form)
         if result.accepted:  # a call is one "segment" of the sender's budget, whatever its length
             return SendResult(
                 accepted=True, provider_message_id=result.provider_message_id, segments=1
