@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "carereach.content",
     "carereach.messaging",
     "carereach.campaigns",
+    "carereach.analytics",
+    "carereach.insights",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",
@@ -144,6 +146,8 @@ SENDER_RATES = config.rates(env, "CARE_SENDER_RATES")
 SEND_MAX_ATTEMPTS = config.integer(env, "CARE_SEND_MAX_ATTEMPTS", 5, minimum=1)
 # A message claimed by a worker that then went silent this long has an unknown outcome.
 SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum=30)
+# Analytics: a conversion is credited to the last message sent to the person this many days before.
+ATTRIBUTION_WINDOW_DAYS = config.integer(env, "CARE_ATTRIBUTION_WINDOW_DAYS", 7, minimum=1)
 # Senders for messages a program does not name one for (HELP from a stranger, say).
 DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
 DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")

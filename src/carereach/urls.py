@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("carereach.content.urls")),
     path("", include("carereach.messaging.urls")),
     path("", include("carereach.campaigns.urls")),
+    path("", include("carereach.analytics.urls")),
     path("", include("carereach.console.urls")),
 ]

@@ -1,0 +1,239 @@
+"""REST API of analytics: record conversions; read funnels, rates and consent growth.
+
+Figures are aggregates only, suppressed for everyone as in the console: a cell covering fewer
+than 11 distinct people has `count` null, `shown` "<11", and no rate.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+
+from carereach.analytics.figures import SMALL_CELL
+from carereach.analytics.models import Conversion
+from carereach.analytics.selectors import consent_growth, funnel_rows
+from carereach.analytics.services import ConversionInput, conversion_record
+from carereach.analytics.tables import (
+    FunnelLine,
+    consent_csv,
+    consent_lines,
+    consent_report_from,
+    funnel_csv,
+    funnel_lines,
+    report_from,
+)
+from carereach.security.api_auth import requires
+from carereach.security.permissions import acting_user
+from carereach.security.roles import Capability
+
+router = Router(tags=["analytics"])
+
+
+class ConversionIn(Schema):
+    contact: int = Field(description="The contact's id")
+    kind: str = Field(description="appointment_attended, refill_picked_up, sample_requested, ...")
+    occurred_at: datetime = Field(description="When it happened; UTC when no offset is given")
+    value: Decimal | None = Field(None, description="Optional value (e.g. an order's amount)")
+    reference: str = Field("", description="Your id for it; sending it again is refused (409)")
+    window_days: int | None = Field(
+        None, description="Attribution window in days (default CARE_ATTRIBUTION_WINDOW_DAYS)"
+    )
+
+
+class ConversionOut(Schema):
+    id: int
+    contact: int
+    kind: str
+    occurred_at: datetime
+    value: Decimal | None
+    reference: str
+    message: int | None = Field(description="The message credited, or null (none in the window)")
+    window_days: int
+
+
+def _conversion_out(conversion: Conversion) -> ConversionOut:
+    return ConversionOut(
+        id=conversion.pk,
+        contact=conversion.contact_id,
+        kind=conversion.kind,
+        occurred_at=conversion.occurred_at,
+        value=conversion.value,
+        reference=conversion.reference,
+        message=conversion.message_id,
+        window_days=conversion.window_days,
+    )
+
+
+@router.post(
+    "/conversions", response={201: ConversionOut}, auth=requires(Capability.EDIT_CONTACTS)
+)
+def record_conversion(request: HttpRequest, payload: ConversionIn) -> Status[ConversionOut]:
+    """Record what a contact did (kept an appointment, picked up a refill); it is credited to
+    the last message sent to them within the attribution window before it."""
+    occurred_at = payload.occurred_at
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    conversion = conversion_record(
+        actor=acting_user(request),
+        data=ConversionInput(
+            contact_id=payload.contact,
+            kind=payload.kind,
+            occurred_at=occurred_at,
+            value=payload.value,
+            reference=payload.reference,
+            window_days=payload.window_days,
+        ),
+    )
+    return Status(201, _conversion_out(conversion))
+
+
+class StageOut(Schema):
+    stage: str
+    label: str
+    count: int | None = Field(description="null when suppressed (fewer than 11 people)")
+    shown: str = Field(description='The count as shown: "1,234" or "<11"')
+    rate: float | None = Field(description="Share of `base`; null when hidden")
+    rate_low: float | None = Field(description="Wilson 95% interval, low end")
+    rate_high: float | None
+    base: str | None = Field(description="The stage the rate is a share of")
+
+
+class FunnelRowOut(Schema):
+    key: str
+    label: str
+    stages: list[StageOut]
+    mean_seconds_to_first_click: float | None
+
+
+class FunnelOut(Schema):
+    group: str
+    small_cell_threshold: int
+    rows: list[FunnelRowOut]
+
+
+def _row_out(line: FunnelLine) -> FunnelRowOut:
+    return FunnelRowOut(
+        key=line.key,
+        label=line.label,
+        stages=[
+            StageOut(
+                stage=cell.stage,
+                label=cell.label,
+                count=cell.shown.value,
+                shown=cell.shown.text,
+                rate=cell.rate.value,
+                rate_low=cell.rate.low,
+                rate_high=cell.rate.high,
+                base=cell.base,
+            )
+            for cell in line.cells
+        ],
+        mean_seconds_to_first_click=line.first_click,
+    )
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    return {key: request.GET.get(key, "") for key in request.GET}
+
+
+@router.get("/analytics/funnel", response=FunnelOut, auth=requires(Capability.VIEW_ANALYTICS))
+def get_funnel(
+    request: HttpRequest,
+    group: str = "total",
+    start: str = "",
+    end: str = "",
+    campaign: str = "",
+    content: str = "",
+    version: str = "",
+    channel: str = "",
+    program: str = "",
+    rep: str = "",
+) -> FunnelOut:
+    """Sent, delivered, failed, clicked (people, not scanners), replied, converted, opted out,
+    with rates and Wilson 95% intervals, per `group` (total, campaign, content, version,
+    channel, program, rep, day, week, month). `start`/`end` are dates (end inclusive, UTC) of
+    when the messages were created; other parameters filter by id (channel by name)."""
+    report = report_from(_params(request))
+    lines = funnel_lines(funnel_rows(filters=report.filters, group=report.group))
+    return FunnelOut(
+        group=report.group, small_cell_threshold=SMALL_CELL, rows=[_row_out(x) for x in lines]
+    )
+
+
+@router.get("/analytics/funnel.csv", auth=requires(Capability.VIEW_ANALYTICS))
+def get_funnel_csv(request: HttpRequest) -> HttpResponse:
+    """The same figures as CSV (same parameters), suppressed the same way."""
+    report = report_from(_params(request))
+    lines = funnel_lines(funnel_rows(filters=report.filters, group=report.group))
+    return _csv(funnel_csv(lines, report.group), "funnel.csv")
+
+
+class ConsentRowOut(Schema):
+    key: str
+    label: str
+    grants: int | None
+    grants_shown: str
+    revocations: int | None
+    revocations_shown: str
+    net: int | None
+
+
+class ConsentOut(Schema):
+    group: str
+    small_cell_threshold: int
+    rows: list[ConsentRowOut]
+
+
+@router.get("/analytics/consent", response=ConsentOut, auth=requires(Capability.VIEW_ANALYTICS))
+def get_consent_growth(
+    request: HttpRequest, group: str = "method", start: str = "", end: str = "", program: str = ""
+) -> ConsentOut:
+    """Consent grants and revocations (growth and churn) per capture method, rep, program,
+    channel, day, week or month."""
+    report = consent_report_from(_params(request))
+    lines = consent_lines(
+        consent_growth(
+            start=report.filters.start,
+            end=report.filters.end,
+            group=report.group,
+            program_id=report.filters.program_id,
+        )
+    )
+    return ConsentOut(
+        group=report.group,
+        small_cell_threshold=SMALL_CELL,
+        rows=[
+            ConsentRowOut(
+                key=line.key,
+                label=line.label,
+                grants=line.grants.value,
+                grants_shown=line.grants.text,
+                revocations=line.revocations.value,
+                revocations_shown=line.revocations.text,
+                net=line.net,
+            )
+            for line in lines
+        ],
+    )
+
+
+@router.get("/analytics/consent.csv", auth=requires(Capability.VIEW_ANALYTICS))
+def get_consent_csv(request: HttpRequest) -> HttpResponse:
+    report = consent_report_from(_params(request))
+    rows = consent_growth(
+        start=report.filters.start,
+        end=report.filters.end,
+        group=report.group,
+        program_id=report.filters.program_id,
+    )
+    return _csv(consent_csv(consent_lines(rows), report.group), "consent.csv")
+
+
+def _csv(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
