@@ -41,7 +41,9 @@ class World:
     rep: User | None = None
 
 
-def content(code: str = "flu-shots", title: str = "Flu shots") -> tuple[ContentItem, ContentVersion]:
+def content(
+    code: str = "flu-shots", title: str = "Flu shots"
+) -> tuple[ContentItem, ContentVersion]:
     item = ContentItem.objects.create(
         code=code, title=title, kind="reminder", created_at=T0, updated_at=T0
     )

@@ -59,8 +59,10 @@ def test_campaign_funnel_matches_the_hand_count(world: World, api: Api) -> None:
         "converted": 11,
         "opted_out": None,  # 2 people
     }
-    assert stages["failed"]["shown"] == "<11" and stages["failed"]["rate"] is None
-    assert stages["opted_out"]["shown"] == "<11" and stages["opted_out"]["rate"] is None
+    assert stages["failed"]["shown"] == "<11"
+    assert stages["failed"]["rate"] is None
+    assert stages["opted_out"]["shown"] == "<11"
+    assert stages["opted_out"]["rate"] is None
     # Rates and Wilson 95% intervals, worked by hand (and matching statsmodels' "wilson").
     expected = {
         "delivered": (25 / 30, 0.6644, 0.9266),
@@ -120,8 +122,10 @@ def test_csv_is_suppressed_like_the_screen(world: World, api: Api) -> None:
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 1
-    assert rows[0]["sent"] == "30" and rows[0]["failed"] == "<11"
-    assert rows[0]["failed_rate"] == "" and rows[0]["delivered_rate"] == "0.8333"
+    assert rows[0]["sent"] == "30"
+    assert rows[0]["failed"] == "<11"
+    assert rows[0]["failed_rate"] == ""
+    assert rows[0]["delivered_rate"] == "0.8333"
     assert rows[0]["clicked_rate_low"] == "0.2459"
 
 
@@ -135,7 +139,9 @@ def test_csv_is_suppressed_like_the_screen(world: World, api: Api) -> None:
         ("campaign=abc", "campaign"),
     ],
 )
-def test_bad_parameters_are_refused_by_field(world: World, api: Api, query: str, field: str) -> None:
+def test_bad_parameters_are_refused_by_field(
+    world: World, api: Api, query: str, field: str
+) -> None:
     response = api(Role.ANALYST).get(f"/api/v1/analytics/funnel?{query}")
     assert response.status_code == 400
     assert response.json()["field"] == field
@@ -169,10 +175,13 @@ def test_conversion_outside_the_window_is_not_credited(world: World, api: Api) -
     client = api(Role.MARKETER)
     late = SENT + timedelta(days=7, minutes=1)
     (outside,) = _convert(client, world, range(1), occurred_at=late.isoformat())
-    assert outside.status_code == 201 and outside.json()["message"] is None
+    assert outside.status_code == 201
+    assert outside.json()["message"] is None
     (wider,) = _convert(client, world, range(1), occurred_at=late.isoformat(), window_days=8)
     assert wider.json()["message"] == world.messages_a[0].pk
-    (before,) = _convert(client, world, range(1), occurred_at=(SENT - timedelta(hours=1)).isoformat())
+    (before,) = _convert(
+        client, world, range(1), occurred_at=(SENT - timedelta(hours=1)).isoformat()
+    )
     assert before.json()["message"] is None
 
 
@@ -188,7 +197,8 @@ def test_conversion_default_window_comes_from_settings(
 ) -> None:
     settings.ATTRIBUTION_WINDOW_DAYS = 1
     (answer,) = _convert(api(Role.MARKETER), world, range(1))
-    assert answer.json()["message"] is None and answer.json()["window_days"] == 1
+    assert answer.json()["message"] is None
+    assert answer.json()["window_days"] == 1
 
 
 @pytest.mark.parametrize(

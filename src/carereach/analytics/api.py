@@ -68,9 +68,7 @@ def _conversion_out(conversion: Conversion) -> ConversionOut:
     )
 
 
-@router.post(
-    "/conversions", response={201: ConversionOut}, auth=requires(Capability.EDIT_CONTACTS)
-)
+@router.post("/conversions", response={201: ConversionOut}, auth=requires(Capability.EDIT_CONTACTS))
 def record_conversion(request: HttpRequest, payload: ConversionIn) -> Status[ConversionOut]:
     """Record what a contact did (kept an appointment, picked up a refill); it is credited to
     the last message sent to them within the attribution window before it."""

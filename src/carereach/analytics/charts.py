@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-import pygal
-from pygal.style import Style
+import pygal  # type: ignore[import-untyped]  # pygal ships no type information
+from pygal.style import Style  # type: ignore[import-untyped]
 
 from carereach.analytics.tables import FunnelLine
 

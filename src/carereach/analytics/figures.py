@@ -43,7 +43,7 @@ class Rate:
     def interval_text(self) -> str:
         if self.low is None or self.high is None:
             return ""
-        return f"{self.low * 100:.1f}–{self.high * 100:.1f}%"
+        return f"{self.low * 100:.1f}-{self.high * 100:.1f}%"
 
 
 HIDDEN = Rate(None, None, None)
@@ -64,7 +64,8 @@ def rate(
     if shown.suppressed or trial_people < SMALL_CELL or trials == 0:
         return shown, HIDDEN
     interval = wilson(min(successes, trials), trials)
-    assert interval is not None  # trials > 0
+    if interval is None:  # not reached: trials > 0
+        return shown, HIDDEN
     return shown, Rate(successes / trials, interval.low, interval.high)
 
 

@@ -28,7 +28,7 @@ def _slug(what: str) -> Any:
     def normalize(value: Any) -> str:
         text = str(value).strip().lower()
         if not _SLUG.fullmatch(text):
-            raise ValueError(f"expected a {what} code such as \"flu-shots\"")
+            raise ValueError(f'expected a {what} code such as "flu-shots"')
         return text
 
     return normalize

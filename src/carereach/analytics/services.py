@@ -38,7 +38,8 @@ class ConversionInput:
 def _check(data: ConversionInput, now: datetime) -> int:
     if data.kind not in ConversionKind.values:
         raise ValidationError(
-            f"Unknown conversion kind {data.kind!r}; use one of {', '.join(ConversionKind.values)}.",
+            f"Unknown conversion kind {data.kind!r}; "
+            f"use one of {', '.join(ConversionKind.values)}.",
             field="kind",
         )
     if timezone.is_naive(data.occurred_at):

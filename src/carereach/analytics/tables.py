@@ -134,9 +134,7 @@ def report_from(
         raise ValidationError("end: the end is before the start.", field="end")
     channel = (params.get("channel") or "").strip()
     if channel and channel not in Channel.values:
-        raise ValidationError(
-            f"channel: use one of {', '.join(Channel.values)}.", field="channel"
-        )
+        raise ValidationError(f"channel: use one of {', '.join(Channel.values)}.", field="channel")
     group = (params.get("group") or default_group).strip()
     if group not in groups:
         raise ValidationError(f"group: use one of {', '.join(groups)}.", field="group")

@@ -41,7 +41,7 @@ from carereach.consent.selectors import programs_all
 from carereach.errors import CarereachError
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
-from carereach.security.permissions import acting_user, forbidden, has_capability, require_capability
+from carereach.security.permissions import acting_user, has_capability, require_capability
 from carereach.security.roles import Capability
 from carereach.vocabulary import Channel
 
@@ -155,14 +155,15 @@ def consent_csv_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_capability(Capability.VIEW_ANALYTICS)
+@require_capability(Capability.VIEW_CONTACTS)
 @require_GET
 def drilldown_view(request: HttpRequest) -> HttpResponse:
-    """The messages behind one figure: same filters, the row's group key, and the stage."""
-    if not has_capability(request.user, Capability.VIEW_CONTACTS):
-        return forbidden(request, Capability.VIEW_CONTACTS)
+    """The messages behind one figure: same filters, the row's group key, and the stage.
+
+    A list of messages, not an aggregate: it needs `view_contacts` (analysts have not) and
+    shows only the contacts the viewer may see (a rep: their territories)."""
     params = _params(request)
-    stage = params.get("stage", "")
+    stage = params.get("stage") or "sent"
     context: dict[str, Any] = {"params": params, "stage_label": STAGE_LABELS.get(stage, stage)}
     try:
         report = report_from(params)
@@ -171,7 +172,10 @@ def drilldown_view(request: HttpRequest) -> HttpResponse:
     except CarereachError as error:
         context["error"] = error
         return render(request, "analytics/messages.html", context, status=400)
-    context.update(messages=messages, back=urlencode({k: v for k, v in params.items() if k in (*FILTER_KEYS, "group") and v}))
+    context.update(
+        messages=messages,
+        back=urlencode({k: v for k, v in params.items() if k in (*FILTER_KEYS, "group") and v}),
+    )
     return render(request, "analytics/messages.html", context)
 
 
@@ -185,5 +189,3 @@ def _download(request: HttpRequest, text: str, name: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
