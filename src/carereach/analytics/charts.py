@@ -20,6 +20,11 @@ STYLE = Style(
     foreground_subtle="#616e7c",
     colors=("#2f6fb0", "#3f9c6b", "#c2553a", "#8e5fb5", "#d1a23a", "#4a9fb5", "#7a7a7a"),
     font_family="system-ui, sans-serif",
+    title_font_size=18,
+    label_font_size=14,
+    major_label_font_size=14,
+    value_font_size=14,
+    legend_font_size=14,
 )
 
 
