@@ -14,14 +14,26 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from carereach.analytics.figures import SMALL_CELL
-from carereach.analytics.models import Conversion
-from carereach.analytics.selectors import consent_growth, funnel_rows
-from carereach.analytics.services import ConversionInput, conversion_record
+from carereach.analytics.models import Conversion, Experiment
+from carereach.analytics.selectors import (
+    consent_growth,
+    experiment_counts,
+    experiment_get,
+    funnel_rows,
+)
+from carereach.analytics.services import (
+    ArmInput,
+    ConversionInput,
+    ExperimentInput,
+    conversion_record,
+    experiment_create,
+)
 from carereach.analytics.tables import (
     FunnelLine,
     consent_csv,
     consent_lines,
     consent_report_from,
+    experiment_lines,
     funnel_csv,
     funnel_lines,
     report_from,
@@ -235,3 +247,121 @@ def _csv(text: str, name: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+class ArmIn(Schema):
+    code: str = Field(description='A short code ("a", "morning"); "control" is the hold-out')
+    weight: int = Field(1, description="Share of the non-held-out audience, relative to others")
+    note: str = Field("", description="What this arm's campaign does differently")
+
+
+class ExperimentIn(Schema):
+    code: str
+    name: str
+    query: str = Field(description="The audience, a segment query")
+    holdout_percent: int = Field(10, description="0-50: the share that gets no message")
+    arms: list[ArmIn]
+    conversion_kind: str = Field(description="The conversion it measures")
+    starts_at: datetime
+    ends_at: datetime
+
+
+class ComparisonOut(Schema):
+    difference: float | None = Field(description="Variant rate - control rate")
+    z: float | None
+    p_value: float | None
+    enough_data: bool
+    verdict: str
+
+
+class ArmOut(Schema):
+    code: str
+    note: str
+    people: int | None
+    people_shown: str
+    converted: int | None
+    converted_shown: str
+    rate: float | None
+    rate_low: float | None
+    rate_high: float | None
+    against_control: ComparisonOut | None
+    segment: str = Field(description="What the arm's campaign query adds")
+
+
+class ExperimentOut(Schema):
+    code: str
+    name: str
+    query: str
+    holdout_percent: int
+    conversion_kind: str
+    starts_at: datetime
+    ends_at: datetime
+    arms: list[ArmOut]
+
+
+def _experiment_out(experiment: Experiment) -> ExperimentOut:
+    lines = experiment_lines(experiment_counts(experiment=experiment))
+    return ExperimentOut(
+        code=experiment.code,
+        name=experiment.name,
+        query=experiment.query,
+        holdout_percent=experiment.holdout_percent,
+        conversion_kind=experiment.conversion_kind,
+        starts_at=experiment.starts_at,
+        ends_at=experiment.ends_at,
+        arms=[
+            ArmOut(
+                code=line.code,
+                note=line.note,
+                people=line.people.value,
+                people_shown=line.people.text,
+                converted=line.converted.value,
+                converted_shown=line.converted.text,
+                rate=line.rate.value,
+                rate_low=line.rate.low,
+                rate_high=line.rate.high,
+                against_control=None
+                if line.comparison is None
+                else ComparisonOut(
+                    difference=line.comparison.difference,
+                    z=line.comparison.z,
+                    p_value=line.comparison.p_value,
+                    enough_data=line.comparison.enough_data,
+                    verdict=line.comparison.verdict,
+                ),
+                segment=f'variant("{experiment.code}", "{line.code}")',
+            )
+            for line in lines
+        ],
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@router.post("/experiments", response={201: ExperimentOut}, auth=requires(Capability.RUN_CAMPAIGNS))
+def create_experiment(request: HttpRequest, payload: ExperimentIn) -> Status[ExperimentOut]:
+    """Split an audience into a hold-out control and variant arms. Send each variant with its
+    own campaign whose query adds the arm's `segment` (e.g. `variant("flu-timing", "a")`)."""
+    experiment = experiment_create(
+        actor=acting_user(request),
+        data=ExperimentInput(
+            code=payload.code,
+            name=payload.name,
+            query=payload.query,
+            holdout_percent=payload.holdout_percent,
+            arms=tuple(ArmInput(a.code, a.weight, a.note) for a in payload.arms),
+            conversion_kind=payload.conversion_kind,
+            starts_at=_aware(payload.starts_at),
+            ends_at=_aware(payload.ends_at),
+        ),
+    )
+    return Status(201, _experiment_out(experiment))
+
+
+@router.get("/experiments/{code}", response=ExperimentOut, auth=requires(Capability.VIEW_ANALYTICS))
+def get_experiment(request: HttpRequest, code: str) -> ExperimentOut:
+    """Each arm's people and conversions, its rate with a Wilson 95% interval, and each
+    variant against the control (two-proportion z-test), saying when there is not enough data."""
+    return _experiment_out(experiment_get(code=code))

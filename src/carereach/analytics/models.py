@@ -53,3 +53,41 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+
+class Experiment(models.Model):
+    """A split of an audience into arms: a hold-out control that gets nothing, and variants.
+
+    Each variant is sent by its own campaign (different content or send time) whose query names
+    the arm with the segment function ``variant("<code>", "<arm>")``; the split is a fixed hash
+    of the contact id, so every campaign and every re-run agrees on who is in which arm. Results
+    compare each arm's conversion rate (people with a conversion of `conversion_kind` between
+    `starts_at` and `ends_at`) with the control's.
+    """
+
+    code = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    query = models.TextField()  # the audience (a segment query), split into the arms
+    holdout_percent = models.PositiveSmallIntegerField()  # 0-50: the control's share
+    arms = models.JSONField()  # [{"code": "a", "weight": 1, "note": "text at 9am"}, ...]
+    conversion_kind = models.CharField(max_length=30, choices=ConversionKind.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="experiment_holdout_at_most_half"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="experiment_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

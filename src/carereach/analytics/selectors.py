@@ -16,16 +16,30 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from carereach.analytics.models import Conversion
-from carereach.audience.models import HcpProfile
+from carereach.analytics.experiments import Arm, arms_layout, bucket_expression, seed_for
+from carereach.analytics.models import Conversion, Experiment
+from carereach.audience.models import Contact, ContactStatus, HcpProfile
+from carereach.audience.segments.compiler import segment_filter
+from carereach.audience.segments.fields import default_contact_schema
 from carereach.audience.selectors import contacts_for_user
 from carereach.campaigns.models import Campaign
 from carereach.consent.models import ConsentAction, ConsentEntry, Program
 from carereach.content.models import ClickKind, ContentItem, ContentVersion, LinkClick, TrackedLink
-from carereach.errors import ValidationError
+from carereach.errors import NotFoundError, ValidationError
 from carereach.messaging.models import EventKind, Message, MessageEvent, MessageStatus
 
 # The funnel's stages, in order: (code, label, the stage its rate is a share of).
@@ -460,3 +474,68 @@ def funnel_messages(
 
 def conversions_recent(*, limit: int = 50) -> QuerySet[Conversion]:
     return Conversion.objects.order_by("-recorded_at", "-id")[:limit]
+
+
+# -- experiments ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    code: str
+    note: str
+    people: int  # in the audience and in this arm now
+    converted: int  # of them, people with a conversion of the experiment's kind in its window
+
+
+def experiments_all() -> QuerySet[Experiment]:
+    return Experiment.objects.all()
+
+
+def experiment_get(*, code: str) -> Experiment:
+    experiment = Experiment.objects.filter(code=code).first()
+    if experiment is None:
+        raise NotFoundError(f"No experiment {code!r}.")
+    return experiment
+
+
+def experiment_arms(experiment: Experiment) -> list[Arm]:
+    weights = [(arm["code"], int(arm["weight"])) for arm in experiment.arms]
+    return arms_layout(experiment.holdout_percent, weights)
+
+
+def experiment_counts(*, experiment: Experiment) -> list[ArmCounts]:
+    """People per arm and how many of them converted, in one GROUP BY over the audience."""
+    arms = experiment_arms(experiment)
+    audience = segment_filter(
+        Contact.objects.exclude(status=ContactStatus.MERGED),
+        experiment.query,
+        default_contact_schema(),
+    )
+    converted = Conversion.objects.filter(
+        contact=OuterRef("pk"),
+        kind=experiment.conversion_kind,
+        occurred_at__gte=experiment.starts_at,
+        occurred_at__lt=experiment.ends_at,
+    )
+    which = Case(
+        *(When(bucket__gte=arm.low, bucket__lt=arm.high, then=Value(arm.code)) for arm in arms),
+        output_field=CharField(),
+    )
+    found = {
+        row["arm"]: row
+        for row in audience.annotate(bucket=bucket_expression(seed_for(experiment.pk)))
+        .annotate(arm=which, did=Exists(converted))
+        .values("arm")
+        .annotate(people=Count("pk"), converted=Count("pk", filter=Q(did=True)))
+        .order_by()
+    }
+    notes = {arm["code"]: arm.get("note", "") for arm in experiment.arms}
+    return [
+        ArmCounts(
+            code=arm.code,
+            note=notes.get(arm.code, "No message (hold-out)"),
+            people=found.get(arm.code, {}).get("people", 0),
+            converted=found.get(arm.code, {}).get("converted", 0),
+        )
+        for arm in arms
+    ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,7 +12,10 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from carereach.analytics.models import Conversion, ConversionKind
+from carereach.analytics.experiments import arms_layout
+from carereach.analytics.models import Conversion, ConversionKind, Experiment
+from carereach.audience.segments.compiler import validate_segment
+from carereach.audience.segments.fields import default_contact_schema
 from carereach.audience.selectors import contact_get_for_user
 from carereach.errors import ConflictError, ValidationError
 from carereach.messaging.models import EventKind
@@ -104,3 +108,81 @@ def conversion_record(
             changes=["contact", "kind", "occurred_at", "value", "reference", "message"],
         )
     return conversion
+
+
+@dataclass(frozen=True)
+class ArmInput:
+    code: str
+    weight: int = 1
+    note: str = ""  # what the arm's campaign does differently ("text at 9am", "episode v2")
+
+
+@dataclass(frozen=True)
+class ExperimentInput:
+    code: str
+    name: str
+    query: str
+    holdout_percent: int
+    arms: tuple[ArmInput, ...]
+    conversion_kind: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+_ARM_CODE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", re.ASCII)
+
+
+def _check_experiment(data: ExperimentInput) -> None:
+    if not _ARM_CODE.fullmatch(data.code) or len(data.code) > 60:
+        raise ValidationError("code: use lower-case letters, digits and hyphens.", field="code")
+    if not data.name.strip():
+        raise ValidationError("name: give the experiment a name.", field="name")
+    validate_segment(data.query, schema=default_contact_schema())  # SegmentSyntaxError: query
+    for arm in data.arms:
+        if not _ARM_CODE.fullmatch(arm.code):
+            raise ValidationError(f"arms: bad arm code {arm.code!r}.", field="arms")
+    try:
+        arms_layout(data.holdout_percent, [(arm.code, arm.weight) for arm in data.arms])
+    except ValueError as error:
+        field = "holdout_percent" if "hold-out" in str(error) else "arms"
+        raise ValidationError(f"{field}: {error}.", field=field) from None
+    if data.conversion_kind not in ConversionKind.values:
+        raise ValidationError(
+            f"conversion_kind: use one of {', '.join(ConversionKind.values)}.",
+            field="conversion_kind",
+        )
+    if timezone.is_naive(data.starts_at) or timezone.is_naive(data.ends_at):
+        raise ValidationError("starts_at: give times with an offset.", field="starts_at")
+    if data.ends_at <= data.starts_at:
+        raise ValidationError("ends_at: the end must come after the start.", field="ends_at")
+
+
+def experiment_create(
+    *, actor: User, data: ExperimentInput, now: datetime | None = None
+) -> Experiment:
+    """Define an experiment: its audience, hold-out share, variant arms and the conversion it
+    measures. The campaigns that send each arm name it with ``variant("<code>", "<arm>")``."""
+    _check_experiment(data)
+    with transaction.atomic():
+        if Experiment.objects.filter(code=data.code).exists():
+            raise ConflictError(f"An experiment {data.code!r} exists already.", field="code")
+        experiment = Experiment.objects.create(
+            code=data.code,
+            name=data.name.strip(),
+            query=data.query,
+            holdout_percent=data.holdout_percent,
+            arms=[{"code": a.code, "weight": a.weight, "note": a.note} for a in data.arms],
+            conversion_kind=data.conversion_kind,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            created_by=actor,
+            created_at=now or timezone.now(),
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            object_type="experiment",
+            object_id=experiment.pk,
+            changes=[f.name for f in fields(ExperimentInput)],
+        )
+    return experiment

@@ -12,15 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from carereach.analytics.figures import Figure, Rate, duration_text, figure, rate
+from carereach.analytics.figures import SMALL_CELL, Figure, Rate, duration_text, figure, rate
 from carereach.analytics.selectors import (
     CONSENT_GROUPS,
     GROUPS,
     STAGES,
+    ArmCounts,
     ConsentRow,
     Filters,
     FunnelRow,
 )
+from carereach.analytics.stats import Comparison, two_proportion_test
 from carereach.errors import ValidationError
 from carereach.vocabulary import Channel
 
@@ -203,3 +205,53 @@ def consent_csv(lines: list[ConsentLine], group: str) -> str:
 
 def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+# -- experiments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArmLine:
+    code: str
+    note: str
+    people: Figure
+    converted: Figure
+    rate: Rate
+    comparison: Comparison | None  # against the control (None for the control itself)
+
+
+def experiment_lines(counts: list[ArmCounts]) -> list[ArmLine]:
+    """Each arm's conversion rate and, for variants, the test against the control (or, with no
+    hold-out, against the first variant). Suppressed counts are never tested: a comparison
+    needs at least 11 people converted and 11 not in both arms."""
+    reference = counts[0] if counts else None
+    lines = []
+    for arm in counts:
+        people = figure(arm.people, arm.people)
+        converted, share = rate(arm.converted, arm.converted, arm.people, arm.people)
+        comparison = None
+        if reference is not None and arm is not reference:
+            comparison = _compare(reference, arm)
+        lines.append(ArmLine(arm.code, arm.note, people, converted, share, comparison))
+    return lines
+
+
+def _compare(control: ArmCounts, variant: ArmCounts) -> Comparison:
+    cells = (
+        control.converted,
+        control.people - control.converted,
+        variant.converted,
+        variant.people - variant.converted,
+    )
+    if min(cells) < SMALL_CELL:
+        return Comparison(
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+            f"Not enough data yet: each arm needs at least {SMALL_CELL} people who converted "
+            f"and {SMALL_CELL} who did not before rates can be shown or compared.",
+        )
+    return two_proportion_test(control.converted, control.people, variant.converted, variant.people)

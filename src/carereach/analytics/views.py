@@ -23,6 +23,8 @@ from carereach.analytics.selectors import (
     GROUPS,
     STAGE_CODES,
     consent_growth,
+    experiment_counts,
+    experiments_all,
     funnel_messages,
     funnel_rows,
 )
@@ -32,6 +34,7 @@ from carereach.analytics.tables import (
     consent_csv,
     consent_lines,
     consent_report_from,
+    experiment_lines,
     funnel_csv,
     funnel_lines,
     report_from,
@@ -189,3 +192,16 @@ def _download(request: HttpRequest, text: str, name: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_capability(Capability.VIEW_ANALYTICS)
+@require_GET
+def experiments_view(request: HttpRequest) -> HttpResponse:
+    """Every experiment with its arms' results."""
+    results = [
+        (experiment, experiment_lines(experiment_counts(experiment=experiment)))
+        for experiment in experiments_all()[:20]
+    ]
+    return render(
+        request, "analytics/experiments.html", {"results": results, "small_cell": SMALL_CELL}
+    )

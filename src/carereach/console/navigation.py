@@ -29,7 +29,6 @@ NAVIGATION: list[NavItem] = [
     NavItem("Campaigns", "campaigns:list", Capability.RUN_CAMPAIGNS),
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Analytics", "analytics:dashboard", Capability.VIEW_ANALYTICS),
-    NavItem("Consent growth", "analytics:consent", Capability.VIEW_ANALYTICS),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),
     NavItem("API keys", "console:apikeys", Capability.MANAGE_API_KEYS),
