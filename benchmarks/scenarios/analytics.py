@@ -2,14 +2,17 @@
 
 PostgreSQL only. The outbox and its events are filled with COPY (N events, 10,000,000 at full
 scale and 1,000,000 at small; about 3.2 events per message: queued, sent, delivered or
-undelivered, and some replied, opted out, converted), over 100 campaigns of which one holds a
-tenth of all messages, 500,000 contacts (50,000 small), and tracked links with clicks (people
+undelivered, and some replied, opted out, converted), over 100 campaigns sent one after the
+other over 180 days (each campaign's messages contiguous), of which one holds a tenth of all
+messages, 500,000 contacts (50,000 small), and tracked links with clicks (people
 and scanners) on a fifth of the messages. Only the events' COPY is timed (the baseline); then
 VACUUM (ANALYZE), untimed, as after any bulk load.
 
 Timed, each five times, median recorded, target 1 s (from the issue):
-- `campaign_dashboard`: what the dashboard asks for the largest campaign: its funnel (total),
-  by day (the time series) and by channel, through `analytics.selectors.funnel_rows`;
+- `campaign_dashboard`: what the dashboard asks for a typical campaign (0.9% of the messages):
+  its funnel (total), by day (the time series) and by channel, through
+  `analytics.selectors.funnel_rows`;
+- `largest_campaign_dashboard`: the same for the largest campaign (10% of the messages);
 - `month_by_campaign`: every campaign's funnel over one month of messages.
 `rows` of those figures is the number of events in the database, so rows/s is N ÷ latency.
 
@@ -38,8 +41,13 @@ def _fate(i: int) -> int:
     return (i * 2654435761) % 1000
 
 
-def _campaign_index(i: int) -> int:
-    return 0 if i % 10 == 0 else 1 + i % (CAMPAIGNS - 1)
+def _campaign_index(i: int, messages: int) -> int:
+    """Campaigns fan out one after the other, so each one's messages are contiguous in time:
+    the largest (index 0) holds a tenth of all messages, the 99 others share the rest."""
+    largest = messages // 10
+    if i < largest:
+        return 0
+    return 1 + (i - largest) * (CAMPAIGNS - 1) // (messages - largest)
 
 
 def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
@@ -118,10 +126,11 @@ def load(messages: int, contacts: int) -> dict[str, Any]:
     def message_rows() -> Iterator[tuple[Any, ...]]:
         for i in range(messages):
             fate, at = _fate(i), _when(i, messages)
+            ref = f"campaign:{campaigns[_campaign_index(i, messages)].pk}"
             channel = "email" if fate % 5 == 4 else "sms"
             status = "undelivered" if fate < 50 else "delivered"
             yield (
-                f"bench:{i}", "campaign", f"campaign:{campaigns[_campaign_index(i)].pk}", 2,
+                f"bench:{i}", "campaign", ref, 2,
                 first_contact + (i * 7919) % contacts, program.pk, version.pk, channel,
                 f"+1415{i % 10_000_000:07d}", "+18005550100", "", "x", status, "[]", at, 1,
                 "", "sandbox", f"p{i}", 1, "", "", at, at + timedelta(minutes=1),
@@ -170,7 +179,11 @@ def load(messages: int, contacts: int) -> dict[str, Any]:
                 for n, i in enumerate(linked)
             ),
         )
-    return {"first_message": first_message, "largest": campaigns[0].pk}
+    return {
+        "first_message": first_message,
+        "largest": campaigns[0].pk,
+        "typical": campaigns[CAMPAIGNS // 2].pk,
+    }
 
 
 def event_rows(messages: int, first_message: int) -> Iterator[tuple[Any, ...]]:
@@ -241,12 +254,16 @@ def analytics(ctx: Context) -> None:
 
         largest = Filters(campaign_id=ids["largest"])
 
-        def dashboard() -> None:
-            funnel_rows(filters=largest, group="total")
-            funnel_rows(filters=largest, group="day")
-            funnel_rows(filters=largest, group="channel")
+        def dashboard(filters: Filters) -> None:
+            funnel_rows(filters=filters, group="total")
+            funnel_rows(filters=filters, group="day")
+            funnel_rows(filters=filters, group="channel")
 
-        measure_median(ctx, "campaign_dashboard", total, dashboard, target=TARGET)
+        typical = Filters(campaign_id=ids["typical"])
+        measure_median(ctx, "campaign_dashboard", total, lambda: dashboard(typical), target=TARGET)
+        measure_median(
+            ctx, "largest_campaign_dashboard", total, lambda: dashboard(largest), target=TARGET
+        )
         month = Filters(start=START + timedelta(days=60), end=START + timedelta(days=90))
         measure_median(
             ctx,
