@@ -35,7 +35,10 @@ def wilson(successes: int, trials: int, *, z: float = Z95) -> Interval | None:
     denominator = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 and n successes the bound is exactly 0 or 1; floating point can miss it by 1e-18.
+    low = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if successes == trials else min(1.0, max(p, centre + half))
+    return Interval(low, high)
 
 
 @dataclass(frozen=True)
