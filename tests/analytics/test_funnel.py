@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from carereach.analytics.selectors import Filters, funnel_rows
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from carereach.analytics.selectors import Filters, funnel_rows, funnel_tables
 from carereach.security.roles import Role
 from tests.analytics import factories
 from tests.analytics.factories import SENT, World
@@ -233,3 +236,15 @@ def test_conversions_need_edit_contacts_and_a_visible_contact(world: World, api:
     assert analyst.status_code == 403
     (rep,) = _convert(api(Role.FIELD_REP), world, range(1))  # not in the rep's territory
     assert rep.status_code == 404
+
+
+def test_several_groupings_in_one_statement_match_one_at_a_time(world: World) -> None:
+    groups = ["total", "campaign", "day", "channel", "rep", "content", "version", "program"]
+    with CaptureQueriesContext(connection) as queries:
+        together = funnel_tables(filters=Filters(), groups=groups)
+    assert sum("WITH scoped" in q["sql"] for q in queries) == 1
+    for group in groups:
+        alone = funnel_rows(filters=Filters(), group=group)
+        assert [(r.key, r.label, r.stages) for r in together[group]] == [
+            (r.key, r.label, r.stages) for r in alone
+        ]

@@ -10,6 +10,7 @@ it covers, which small-cell suppression needs (see `figures`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -165,8 +166,8 @@ def _dimension(group: str) -> tuple[str, str]:
     """(SQL expression of the group's key over the message `m`, joins it needs)."""
     if group == "total":
         return "''", ""
-    if group == "campaign":
-        return "m.origin_ref", ""
+    if group == "campaign":  # other origins (journeys, notices) belong to no campaign
+        return "CASE WHEN m.origin = 'campaign' THEN m.origin_ref END", ""
     if group == "content":
         return (
             "cv.item_id",
@@ -187,7 +188,7 @@ def _dimension(group: str) -> tuple[str, str]:
     )
 
 
-def _where(filters: Filters, group: str) -> tuple[list[str], list[Any]]:
+def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     adapt = connection.ops.adapt_datetimefield_value
     where = ["m.contact_id IS NOT NULL", "m.status <> %s"]
     params: list[Any] = [MessageStatus.SKIPPED.value]
@@ -200,9 +201,6 @@ def _where(filters: Filters, group: str) -> tuple[list[str], list[Any]]:
     if filters.campaign_id is not None:
         where.append("m.origin_ref = %s")
         params.append(f"campaign:{filters.campaign_id}")
-    elif group == "campaign":
-        where.append("m.origin = %s")
-        params.append("campaign")
     if filters.content_item_id is not None:
         where.append(
             f"m.content_version_id IN (SELECT id FROM {_table(ContentVersion)} WHERE item_id = %s)"  # noqa: S608 - our table name; the value is a parameter
@@ -230,22 +228,37 @@ def _flag(stage: str) -> str:
     return f"MAX(CASE WHEN e.kind IN ({kinds}) THEN 1 ELSE 0 END) AS {stage}"
 
 
-def funnel_sql(filters: Filters, group: str) -> tuple[str, list[Any]]:
-    """The funnel query (exposed for the benchmark's EXPLAIN)."""
-    dimension, joins = _dimension(group)
-    where, params = _where(filters, group)
-    event_stages = [s for s in COUNTED if s != "clicked"]
-    flags = ",\n    ".join(_flag(stage) for stage in event_stages)
-    per_message = ",\n    ".join(f"COALESCE(f.{s}, 0) AS {s}" for s in event_stages)
-    per_person = ",\n    ".join(
-        f"SUM({s}) AS {s}_m, MAX({s}) AS {s}_p" for s in (*event_stages, "clicked")
+EVENT_STAGES = tuple(s for s in COUNTED if s != "clicked")
+SUMMED = (*EVENT_STAGES, "clicked")
+
+
+def funnel_sql(filters: Filters, groups: Sequence[str]) -> tuple[str, list[Any]]:
+    """The funnel query for one or more groupings at once (exposed for the benchmark's
+    EXPLAIN): the messages, their events and clicks are read once, and each grouping is one
+    branch of a UNION ALL over the per-message rows. Rows come back as (grouping index, key,
+    then messages and people per stage in `SUMMED` order, then the click timing sums)."""
+    dimensions = [_dimension(group) for group in groups]
+    joins = " ".join(dict.fromkeys(join for _, join in dimensions if join))
+    dims = ",\n         ".join(f"{expr} AS dim{n}" for n, (expr, _) in enumerate(dimensions))
+    where, params = _where(filters)
+    flags = ",\n    ".join(_flag(stage) for stage in EVENT_STAGES)
+    per_message = ",\n    ".join(f"COALESCE(f.{s}, 0) AS {s}" for s in EVENT_STAGES)
+    carried = ", ".join(f"s.dim{n}" for n in range(len(groups)))
+    per_person_columns = ",\n    ".join(f"SUM({s}) AS {s}_m, MAX({s}) AS {s}_p" for s in SUMMED)
+    per_person = "\n  UNION ALL\n".join(
+        f"""  SELECT {n} AS grp, CAST(dim{n} AS VARCHAR(200)) AS dim, contact_id,
+    {per_person_columns},
+    SUM(click_seconds) AS cs, COUNT(click_seconds) AS cn,
+    MAX(CASE WHEN click_seconds IS NULL THEN 0 ELSE 1 END) AS cp
+  FROM per_message GROUP BY dim{n}, contact_id"""  # noqa: S608 - column names and numbers only
+        for n in range(len(groups))
     )
-    totals = ", ".join(f"SUM({s}_m), SUM({s}_p)" for s in (*event_stages, "clicked"))
+    totals = ", ".join(f"SUM({s}_m), SUM({s}_p)" for s in SUMMED)
     # Every fragment below is ours (table names, stage names, fixed SQL); values are parameters.
     sql = f"""
 WITH scoped AS (
   SELECT m.id, m.{connection.ops.quote_name("key")} AS mkey, m.contact_id, m.sent_at,
-         {dimension} AS dim
+         {dims}
   FROM {_table(Message)} m {joins}
   WHERE {" AND ".join(where)}
 ),
@@ -264,7 +277,7 @@ clicks AS (
   GROUP BY s.id
 ),
 per_message AS (
-  SELECT s.dim, s.contact_id,
+  SELECT {carried}, s.contact_id,
     {per_message},
     CASE WHEN k.mid IS NULL THEN 0 ELSE 1 END AS clicked,
     CASE WHEN k.mid IS NOT NULL AND s.sent_at IS NOT NULL
@@ -274,44 +287,52 @@ per_message AS (
   LEFT JOIN clicks k ON k.mid = s.id
 ),
 per_person AS (
-  SELECT dim, contact_id,
-    {per_person},
-    SUM(click_seconds) AS cs, COUNT(click_seconds) AS cn,
-    MAX(CASE WHEN click_seconds IS NULL THEN 0 ELSE 1 END) AS cp
-  FROM per_message GROUP BY dim, contact_id
+{per_person}
 )
-SELECT dim, {totals}, SUM(cs), SUM(cn), SUM(cp)
-FROM per_person GROUP BY dim ORDER BY dim
+SELECT grp, dim, {totals}, SUM(cs), SUM(cn), SUM(cp)
+FROM per_person GROUP BY grp, dim ORDER BY grp, dim
 """  # noqa: S608
     return sql, [*params, ClickKind.HUMAN.value]
 
 
-def funnel_rows(*, filters: Filters, group: str = "total") -> list[FunnelRow]:
-    """One row per group (one for "total"), every stage's messages and distinct people."""
-    sql, params = funnel_sql(filters, group)
-    stages = [s for s in COUNTED if s != "clicked"] + ["clicked"]
-    rows: list[FunnelRow] = []
+def funnel_tables(*, filters: Filters, groups: Sequence[str]) -> dict[str, list[FunnelRow]]:
+    """The funnel by each of `groups` (e.g. total, day and channel for a dashboard), in one
+    statement: rows per group, every stage's messages and distinct people."""
+    groups = list(dict.fromkeys(groups))
+    sql, params = funnel_sql(filters, groups)
+    tables: dict[str, list[FunnelRow]] = {group: [] for group in groups}
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # JIT compiles this statement's many aggregates for longer than they take to run.
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         for record in cursor.fetchall():
-            key = "" if record[0] is None else str(record[0])
+            group = groups[int(record[0])]
+            if group == "campaign" and record[1] is None:
+                continue  # messages of no campaign
+            key = "" if record[1] is None else str(record[1])
             row = FunnelRow(key=key, label=key)
-            for index, stage in enumerate(stages):
+            for index, stage in enumerate(SUMMED):
                 row.stages[stage] = Counts(
-                    int(record[1 + 2 * index] or 0), int(record[2 + 2 * index] or 0)
+                    int(record[2 + 2 * index] or 0), int(record[3 + 2 * index] or 0)
                 )
-            tail = 1 + 2 * len(stages)
+            tail = 2 + 2 * len(SUMMED)
             row.click_seconds_total = float(record[tail] or 0)
             row.click_timed = int(record[tail + 1] or 0)
             row.click_timed_people = int(record[tail + 2] or 0)
-            rows.append(row)
-    if group == "total" and not rows:
-        rows.append(FunnelRow(key="", label="", stages={s: Counts() for s in stages}))
-    _label(rows, group)
-    return rows
+            tables[group].append(row)
+    for group, rows in tables.items():
+        if group == "total" and not rows:
+            rows.append(FunnelRow(key="", label="", stages={s: Counts() for s in SUMMED}))
+        _label(rows, group)
+        if group not in PERIODS:
+            rows.sort(key=lambda row: row.label.lower())
+    return tables
+
+
+def funnel_rows(*, filters: Filters, group: str = "total") -> list[FunnelRow]:
+    """One row per group (one for "total"), every stage's messages and distinct people."""
+    return funnel_tables(filters=filters, groups=[group])[group]
 
 
 def _label(rows: list[FunnelRow], group: str) -> None:

@@ -27,6 +27,7 @@ from carereach.analytics.selectors import (
     experiments_all,
     funnel_messages,
     funnel_rows,
+    funnel_tables,
 )
 from carereach.analytics.tables import (
     STAGE_LABELS,
@@ -83,10 +84,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     except CarereachError as error:
         context["error"] = error
         return render(request, "analytics/dashboard.html", context, status=400)
-    total = funnel_lines(funnel_rows(filters=report.filters, group="total"))[0]
-    lines = funnel_lines(funnel_rows(filters=report.filters, group=report.group))
     period = _series_period(report)
-    series = funnel_lines(funnel_rows(filters=report.filters, group=period))
+    tables = funnel_tables(filters=report.filters, groups=["total", report.group, period])
+    total = funnel_lines(tables["total"])[0]
+    lines = funnel_lines(tables[report.group])
+    series = funnel_lines(tables[period])
     filters_only = {k: v for k, v in params.items() if k in FILTER_KEYS and v}
     drill = has_capability(request.user, Capability.VIEW_CONTACTS)
     context.update(
