@@ -11,9 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
-
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from carereach.analytics.selectors import Filters, funnel_rows, funnel_tables
