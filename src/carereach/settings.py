@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "carereach.insights",
     "carereach.engagement",
     "carereach.journeys",
+    "carereach.analytics",
     "carereach.ingest",
     "carereach.console",
     "carereach.interop",
@@ -153,6 +154,8 @@ SEND_STALE_SECONDS = config.integer(env, "CARE_SEND_STALE_SECONDS", 300, minimum
 # A send the provider did not answer in time is looked up at the provider after this long (it
 # must be done with the request by then) before it is ever sent again.
 SEND_RECONCILE_SECONDS = config.integer(env, "CARE_SEND_RECONCILE_SECONDS", 60, minimum=1)
+# Analytics: a conversion is credited to the last message sent to the person this many days before.
+ATTRIBUTION_WINDOW_DAYS = config.integer(env, "CARE_ATTRIBUTION_WINDOW_DAYS", 7, minimum=1)
 # Senders for messages a program does not name one for (HELP from a stranger, say).
 DEFAULT_SMS_SENDER = env.get("CARE_DEFAULT_SMS_SENDER", "+15550100000")
 DEFAULT_EMAIL_SENDER = env.get("CARE_DEFAULT_EMAIL_SENDER", "no-reply@carereach.invalid")

@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("carereach.insights.urls")),
     path("", include("carereach.engagement.urls")),
     path("", include("carereach.journeys.urls")),
+    path("", include("carereach.analytics.urls")),
     path("", include("carereach.console.urls")),
 ]

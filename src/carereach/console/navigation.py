@@ -31,6 +31,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Appointments", "journeys:appointments", Capability.VIEW_PHI),
     NavItem("Campaign sign-off", "campaigns:signoff_queue", Capability.REVIEW_CONTENT),
     NavItem("Surveys", "engagement:surveys", Capability.RUN_CAMPAIGNS),
+    NavItem("Analytics", "analytics:dashboard", Capability.VIEW_ANALYTICS),
     NavItem("Inbox", "messaging:inbox", Capability.USE_INBOX),
     NavItem("Letters", "messaging:letters", Capability.RUN_CAMPAIGNS),
     NavItem("Phone simulator", "console:simulator", Capability.USE_INBOX),

@@ -1,0 +1,1 @@
+"""Insights: what the engagement data says about each person (adherence first)."""

@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from carereach import __version__
+from carereach.analytics.api import router as analytics_router
 from carereach.audience.api import router as audience_router
 from carereach.campaigns.api import router as campaigns_router
 from carereach.consent.api import router as consent_router
@@ -88,3 +89,4 @@ api.add_router("/", campaigns_router)
 api.add_router("/", insights_router)
 api.add_router("/", engagement_router)
 api.add_router("/", journeys_router)
+api.add_router("/", analytics_router)

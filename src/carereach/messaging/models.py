@@ -117,6 +117,8 @@ class Message(models.Model):
             ),
             models.Index(fields=["provider", "provider_message_id"]),
             models.Index(fields=["contact", "created_at"]),
+            # Analytics: a campaign's (any trigger's) messages, by when they were created.
+            models.Index(fields=["origin_ref", "created_at"], name="message_origin_created"),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +140,7 @@ class EventKind(models.TextChoices):
     EXPIRED = "expired"
     REPLIED = "replied"  # the person answered (inbound text after this message)
     OPTED_OUT = "opted_out"  # the person's reply revoked consent
+    CONVERTED = "converted"  # a conversion (appointment kept, refill picked up) attributed to it
 
 
 class MessageEvent(models.Model):

@@ -15,6 +15,7 @@ from carereach.messaging.models import (
     InboundMessage,
     Message,
     MessageEvent,
+    MessageStatus,
     ProcessKind,
 )
 
@@ -81,3 +82,16 @@ def conversation(*, number: str, limit: int = 100) -> list[InboundMessage | Mess
         return item.sent_at or item.created_at
 
     return sorted([*inbound, *outbound], key=when)
+
+
+def last_sent_message(*, contact_id: int, since: datetime, until: datetime) -> Message | None:
+    """The last message the provider accepted for this contact in [since, until] that was not
+    reported undelivered or failed: what a conversion at `until` is credited to."""
+    return (
+        Message.objects.filter(
+            contact_id=contact_id, sent_at__gte=since, sent_at__lte=until, sent_at__isnull=False
+        )
+        .exclude(status__in=[MessageStatus.UNDELIVERED, MessageStatus.FAILED])
+        .order_by("-sent_at", "-id")
+        .first()
+    )

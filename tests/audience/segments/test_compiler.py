@@ -372,7 +372,7 @@ DEFAULT_SCHEMA_ERRORS = [
     ("status = inactive", 9, "expected one of active, unreachable, deceased, merged"),
     ("kind is null", 5, 'operator "is null" cannot be used'),
     ("postal_code > 90000", 14, 'field "postal_code": expected text'),
-    ("consented(sms)", 0, 'unknown function "consented" (functions: none)'),
+    ("frobnicate(sms)", 0, 'unknown function "frobnicate"'),
 ]  # fmt: skip
 
 

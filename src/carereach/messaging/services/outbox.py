@@ -43,6 +43,11 @@ def event_new(message: Message, kind: str, at: datetime, **detail: str) -> Messa
     return MessageEvent(message=message, kind=kind, at=at, detail=detail)
 
 
+def message_event_record(*, message: Message, kind: EventKind, at: datetime, **detail: str) -> None:
+    """Append one fact about a message (apps above messaging: a conversion credited to it)."""
+    MessageEvent.objects.create(message=message, kind=kind, at=at, detail=detail)
+
+
 def message_enqueue(
     *,
     key: str,
