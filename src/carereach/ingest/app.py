@@ -29,6 +29,7 @@ import logging
 from urllib.parse import quote, unquote_plus
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from starlette.datastructures import Headers, ImmutableMultiDict
 from starlette.requests import ClientDisconnect, Request
@@ -60,10 +61,12 @@ RETRY_AFTER = "1"  # seconds, on a 503
 
 
 def _callback_writer() -> GroupWriter[IngestRecord]:
+    # SQLite takes one writer at a time: a second writing thread only meets a locked database.
+    threads = WRITE_THREADS if connection.vendor == "postgresql" else 1
     return GroupWriter(
         name="ingest-callbacks",
         write=lambda records: ingest_record_many(records=records),
-        threads=WRITE_THREADS,
+        threads=threads,
         max_batch=MAX_BATCH,
         max_pending=MAX_PENDING,
         linger=LINGER,
