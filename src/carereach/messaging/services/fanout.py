@@ -13,11 +13,11 @@ it after a crash, or a contact sitting in two overlapping segments creates nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from carereach.consent.selectors import consent_statuses, suppressed_addresses
 from carereach.messaging import wake
 from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
 from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
-from carereach.messaging.services.outbox import segments_of
+from carereach.messaging.services.outbox import NewMessage, messages_write, segments_of
 from carereach.messaging.services.pacing import sender_kind
 
 # Statuses that count toward caps: what went or will go.
@@ -42,14 +42,40 @@ COUNTED = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rendered:
     body: str
     subject: str = ""
+    segments: int = 0  # SMS segments, when the renderer measured them (0: measured here)
 
 
-# The content app's renderer, or a fixed text: (contact, message key, language) -> Rendered.
+# A per-contact renderer (a fixed text, a test's): (contact, message key, language) -> Rendered.
 Renderer = Callable[[Contact, str, str], Rendered]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One message a batch renderer fills: who, under which key, in which language, where."""
+
+    contact_id: int
+    key: str
+    language: str
+    address: str
+
+
+class BatchRenderer:
+    """A renderer over a whole batch: `fn(recipients)` returns one `Rendered` per recipient, in
+    order. The content app reads what the batch needs in a few queries instead of per contact,
+    and fills each template once per distinct set of personal values."""
+
+    def __init__(self, fn: Callable[[Sequence[Recipient]], list[Rendered]]) -> None:
+        self.fn = fn
+
+    def __call__(self, recipients: Sequence[Recipient]) -> list[Rendered]:
+        return self.fn(recipients)
+
+
+Render = Renderer | BatchRenderer
 
 
 @dataclass(frozen=True)
@@ -211,11 +237,11 @@ def fanout(
     *,
     trigger: Trigger,
     contacts: QuerySet[Contact],
-    render: Renderer,
+    render: Render,
     limits: Limits | None = None,
     now: datetime | None = None,
     batch_size: int = 2000,
-    render_by_channel: Mapping[str, Renderer] | None = None,
+    render_by_channel: Mapping[str, Render] | None = None,
 ) -> FanoutReport:
     """Write the trigger's messages (and skips) to the outbox; re-running adds only what's new."""
     limits = limits or Limits()
@@ -277,57 +303,80 @@ def fanout_preview(
     return preview
 
 
+STATUS_FOR = {
+    Action.SEND: MessageStatus.QUEUED,
+    Action.HOLD: MessageStatus.HELD,
+    Action.SKIP: MessageStatus.SKIPPED,
+}
+
+
+def _texts(
+    decided: list[Choice], keys: dict[int, str], renderers: Mapping[str, Render]
+) -> dict[int, Rendered]:
+    """The text of each message that will go, channel by channel: a batch renderer gets the
+    whole batch at once; a per-contact one gets the contacts, read in one query."""
+    by_channel: dict[str, list[Choice]] = {}
+    for choice in decided:
+        if choice.decision.action != Action.SKIP:
+            by_channel.setdefault(choice.channel, []).append(choice)
+    texts: dict[int, Rendered] = {}
+    for channel, choices in by_channel.items():
+        render = renderers[channel]
+        if isinstance(render, BatchRenderer):
+            recipients = [
+                Recipient(
+                    c.facts.contact_id, keys[c.facts.contact_id], c.facts.language, c.facts.address
+                )
+                for c in choices
+            ]
+            for choice, text in zip(choices, render(recipients), strict=True):
+                texts[choice.facts.contact_id] = text
+            continue
+        people = Contact.objects.in_bulk([c.facts.contact_id for c in choices])
+        for choice in choices:
+            pk = choice.facts.contact_id
+            texts[pk] = render(people[pk], keys[pk], choice.facts.language)
+    return texts
+
+
 def _write(
     trigger: Trigger,
     decided: list[Choice],
     keys: dict[int, str],
-    renderers: Mapping[str, Renderer],
+    renderers: Mapping[str, Render],
     at: datetime,
     report: FanoutReport,
 ) -> None:
-    going = [c.facts.contact_id for c in decided if c.decision.action != Action.SKIP]
-    people = Contact.objects.in_bulk(going)
+    texts = _texts(decided, keys, renderers)
     senders = {channel: _sender(trigger, channel) for channel in trigger.channels}
-    rows: list[Message] = []
+    rows: list[NewMessage] = []
     for choice in decided:
         facts, decision, channel = choice.facts, choice.decision, choice.channel
-        key = keys[facts.contact_id]
-        body, subject = "", ""
-        if decision.action != Action.SKIP:
-            text = renderers[channel](people[facts.contact_id], key, facts.language)
-            body, subject = text.body, text.subject
-        status = {
-            Action.SEND: MessageStatus.QUEUED,
-            Action.HOLD: MessageStatus.HELD,
-            Action.SKIP: MessageStatus.SKIPPED,
-        }[decision.action]
+        pk = facts.contact_id
+        text = texts.get(pk)
+        body, subject = (text.body, text.subject) if text is not None else ("", "")
+        segments = 0
+        if body:
+            segments = text.segments if text is not None and text.segments else 0
+            segments = segments or segments_of(channel, body)
+        skip = decision.action == Action.SKIP
         rows.append(
-            Message(
-                key=key,
-                origin=trigger.origin,
-                origin_ref=trigger.key,
-                lane=trigger.lane,
-                contact_id=facts.contact_id,
-                program_id=trigger.program.pk,
-                content_version_id=trigger.content_version_id,
+            NewMessage(
+                key=keys[pk],
+                contact_id=pk,
                 channel=channel,
                 address=facts.address,
                 sender=senders[channel],
                 subject=subject,
                 body=body,
-                status=status,
-                reasons=[
-                    {"code": decision.code, "text": decision.text},
-                    *(
-                        {"code": "fallback", "text": f"Not by {other}: {why}"}
-                        for other, why in choice.passed_over
-                    ),
-                ],
+                status=STATUS_FOR[decision.action],
+                reasons=(
+                    (decision.code, decision.text),
+                    *(("fallback", f"Not by {other}: {why}") for other, why in choice.passed_over),
+                ),
                 due_at=decision.due_at or at,
-                expires_at=trigger.expires_at,
-                segments=segments_of(channel, body) if body else 0,
-                created_at=at,
-                done_at=at if decision.action == Action.SKIP else None,
+                segments=segments,
+                done_at=at if skip else None,
             )
         )
         report.planned += 1
@@ -338,17 +387,47 @@ def _write(
         else:
             report.skipped += 1
             report.skip_reasons[decision.code] = report.skip_reasons.get(decision.code, 0) + 1
+    common = {
+        "origin": trigger.origin,
+        "origin_ref": trigger.key,
+        "lane": trigger.lane,
+        "program_id": trigger.program.pk,
+        "content_version_id": trigger.content_version_id,
+        "expires_at": trigger.expires_at,
+        "created_at": at,
+    }
     try:
         with transaction.atomic():
-            created = Message.objects.bulk_create(rows)
-            _events(created, at)
-    except IntegrityError:  # a parallel run of the same trigger wrote some keys meanwhile
+            messages_write(rows=rows, common=common, at=at)
+    except (IntegrityError, connection.Database.IntegrityError):
+        # A parallel run of the same trigger wrote some of these keys since they were looked
+        # up: write the rest one by one in effect (conflicts ignored), with their events.
         with transaction.atomic():
-            Message.objects.bulk_create(rows, ignore_conflicts=True)
+            Message.objects.bulk_create(
+                [_instance(row, common) for row in rows], ignore_conflicts=True
+            )
             mine = Message.objects.filter(key__in=[r.key for r in rows], created_at=at)
             _events(list(mine), at)
     if report.queued:
         transaction.on_commit(wake.nudge)
+
+
+def _instance(row: NewMessage, common: Mapping[str, object]) -> Message:
+    return Message(
+        **common,
+        key=row.key,
+        contact_id=row.contact_id,
+        channel=row.channel,
+        address=row.address,
+        sender=row.sender,
+        subject=row.subject,
+        body=row.body,
+        status=row.status,
+        reasons=[{"code": code, "text": text} for code, text in row.reasons],
+        due_at=row.due_at,
+        segments=row.segments,
+        done_at=row.done_at,
+    )
 
 
 EVENT_FOR = {
