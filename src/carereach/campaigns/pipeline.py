@@ -6,7 +6,7 @@ two can never disagree about who would get the message and why not.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from carereach.audience.segments.fields import default_contact_schema
 from carereach.audience.selectors import Reach, contacts_for_user
 from carereach.campaigns.models import Campaign
 from carereach.consent.models import Program, ProgramType
+from carereach.content.batch import Target, VersionRenderer
 from carereach.content.eligibility import (
     REASON_TEXT,
     content_eligible_q,
@@ -28,10 +29,9 @@ from carereach.content.eligibility import (
 )
 from carereach.content.eligibility import Reason as ContentReason
 from carereach.content.models import ContentVersion
-from carereach.content.rendering import content_render
 from carereach.errors import CarereachError
 from carereach.messaging.models import Lane
-from carereach.messaging.services.fanout import Rendered, Renderer, Trigger
+from carereach.messaging.services.fanout import BatchRenderer, Recipient, Rendered, Trigger
 from carereach.vocabulary import Channel
 
 ELIGIBLE_WINDOW = 2000  # contacts whose content eligibility is known at once
@@ -143,30 +143,29 @@ def campaign_renderer(
     *,
     channel: str,
     version: ContentVersion,
-    addresses: dict[int, str],
     failures: RenderFailures,
     at: datetime | None = None,
-) -> Renderer:
-    """`content_render` for each recipient; a recipient it refuses is noted, not fatal.
+) -> BatchRenderer:
+    """The content rendered for a whole batch of recipients (`content_render_many`); a
+    recipient the content refuses is noted, not fatal.
 
     The fan-out writes a row with an empty body for a noted key; the caller turns those rows
     into skips with the content's reason in the same transaction, before anyone can claim them.
     """
+    renderer = VersionRenderer(version=version, channel=channel, now=at)
 
-    def render(contact: Contact, key: str, language: str) -> Rendered:
-        try:
-            rendered = content_render(
-                version=version,
-                contact=contact,
-                channel=channel,
-                language=language_code(language),
-                message_key=key,
-                address=addresses.get(contact.pk, ""),
-                now=at,
-            )
-        except CarereachError as error:
-            failures.errors[key] = error
-            return Rendered(body="")
-        return Rendered(body=rendered.text, subject=rendered.subject)
+    def render(recipients: Sequence[Recipient]) -> list[Rendered]:
+        targets = [
+            Target(r.contact_id, r.key, language_code(r.language), r.address) for r in recipients
+        ]
+        texts: list[Rendered] = []
+        for target, result in zip(targets, renderer.render(targets), strict=True):
+            if isinstance(result, CarereachError):
+                failures.errors[target.message_key] = result
+                texts.append(Rendered(body=""))
+                continue
+            segments = result.sms.segments if result.sms is not None else 0
+            texts.append(Rendered(body=result.text, subject=result.subject, segments=segments))
+        return texts
 
-    return render
+    return BatchRenderer(render)

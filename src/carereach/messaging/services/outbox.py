@@ -184,8 +184,10 @@ def messages_write(*, rows: Sequence[NewMessage], common: Mapping[str, Any], at:
     keys = [message.key for message in rows]
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        key = quote("key")
         found = raw.execute(
-            f"SELECT {quote('key')}, id FROM {table} WHERE {quote('key')} IN ({', '.join('?' * len(chunk))})",  # noqa: S608
+            f"SELECT {key}, id FROM {table} WHERE {key} IN ({marks})",  # noqa: S608
             chunk,
         )
         ids_by_key.update(found.fetchall())
