@@ -25,6 +25,7 @@ from carereach.audience.models import (
 from carereach.errors import NotFoundError
 from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
+from carereach.sqlvalues import many
 
 
 def contacts_for_user(*, user: User) -> QuerySet[Contact]:
@@ -155,7 +156,7 @@ def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Rea
     """One query for a whole batch: each contact's best address on the channel and the facts
     the policy engine weighs (status, zone, state, confidential-communication request)."""
     phone = channel in ("sms", "voice")
-    rows = Contact.objects.filter(pk__in=contact_ids).annotate(
+    rows = Contact.objects.filter(pk__in=many(contact_ids)).annotate(
         best_address=_first(Phone, "e164") if phone else _first(Email, "address"),
         best_line=_first(Phone, "line_type") if phone else Value(""),
         best_state=_first(PostalAddress, "state"),

@@ -32,6 +32,7 @@ from carereach.content.models import ContentVersion
 from carereach.errors import CarereachError
 from carereach.messaging.models import Lane
 from carereach.messaging.services.fanout import BatchRenderer, Recipient, Rendered, Trigger
+from carereach.sqlvalues import many
 from carereach.vocabulary import Channel
 
 ELIGIBLE_WINDOW = 2000  # contacts whose content eligibility is known at once
@@ -83,7 +84,7 @@ class EligibleWindow:
             )
             self.low, self.high = pk, max([pk, *ids])
             self.eligible = set(
-                Contact.objects.filter(pk__in=ids)
+                Contact.objects.filter(pk__in=many(ids))
                 .filter(self.condition)
                 .values_list("pk", flat=True)
             )

@@ -17,6 +17,7 @@ from carereach.consent.models import (
     Program,
     Suppression,
 )
+from carereach.sqlvalues import many
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def consent_statuses(
     now = now or timezone.now()
     found: dict[str, str] = {}
     rows = ConsentState.objects.filter(
-        program_id=program_id, channel=channel, address__in=addresses
+        program_id=program_id, channel=channel, address__in=many(addresses)
     ).values_list("address", "status", "expires_at")
     for address, status, expires_at in rows:
         expired = status == ConsentStatus.GRANTED and expires_at is not None and expires_at <= now
@@ -157,7 +158,7 @@ def address_opted_out(*, address: str, sender: str) -> bool:
 
 def suppressed_addresses(*, channel: str, addresses: list[str]) -> set[str]:
     """Which of these addresses are suppressed on the channel, in one query."""
-    rows = Suppression.objects.filter(channel=channel, address__in=addresses)
+    rows = Suppression.objects.filter(channel=channel, address__in=many(addresses))
     return set(rows.values_list("address", flat=True))
 
 

@@ -54,6 +54,7 @@ from carereach.content.rendering import (
 from carereach.content.selectors import policy_for
 from carereach.content.templating import template_check
 from carereach.errors import CarereachError
+from carereach.sqlvalues import many
 from carereach.vocabulary import Channel
 
 NAME_FIELDS = frozenset({"first_name", "last_name", "last_name_with_title", "rep_name"})
@@ -114,9 +115,9 @@ class VersionRenderer:
             return [unavailable for _ in targets]
         ids = list({t.contact_id for t in targets})
         wanted = set().union(*self.used.values()) if self.used else set()
-        people = _people(ids, names=bool(wanted & NAME_FIELDS))
+        people = _people(ids, used=wanted)
         eligible = set(
-            Contact.objects.filter(pk__in=ids)
+            Contact.objects.filter(pk__in=many(ids))
             .filter(content_eligible_q(version=self.version, channel=self.channel, now=self.now))
             .values_list("pk", flat=True)
         )
@@ -226,7 +227,7 @@ class VersionRenderer:
             return {}
         addresses = list({t.address for t in targets if t.address})
         states = ConsentState.objects.filter(
-            address__in=addresses, channel=channel, program=self.program
+            address__in=many(addresses), channel=channel, program=self.program
         )
         return {state.address: state for state in states}
 
@@ -239,7 +240,9 @@ class VersionRenderer:
         already has some (rendered before) goes through the one-by-one path."""
         keys = [target.message_key for _, target, _ in linked]
         seen = set(
-            TrackedLink.objects.filter(message_key__in=keys).values_list("message_key", flat=True)
+            TrackedLink.objects.filter(message_key__in=many(keys)).values_list(
+                "message_key", flat=True
+            )
         )
         now = timezone.now()
         fresh = [item for item in linked if item[1].message_key not in seen]
@@ -317,51 +320,41 @@ def _fields_used(body: ContentBody) -> tuple[str, ...]:
     return tuple(sorted(used))
 
 
-def _people(ids: list[int], *, names: bool) -> dict[int, tuple[Person, str]]:
-    """Each contact's `Person` and spoken language, in one query (names only when used)."""
-    columns = ["pk", "kind", "time_zone", "language"]
-    if names:
-        columns += [
-            "hcp__first_name",
-            "hcp__last_name",
-            "hcp__credentials",
-            "hcp__contact_id",
-            "hcp__owner_rep__first_name",
-            "hcp__owner_rep__last_name",
-            "hcp__owner_rep__username",
-            "patient__first_name",
-            "patient__last_name",
-            "caregiver__first_name",
-            "caregiver__last_name",
-        ]
+def _people(ids: list[int], *, used: set[str]) -> dict[int, tuple[Person, str]]:
+    """Each contact's `Person` and spoken language, in one query; of the names, only those the
+    templates use are read (and decrypted)."""
+    firsts = bool(used & NAME_FIELDS - {"rep_name"})
+    lasts = bool(used & {"last_name", "last_name_with_title"})
+    parts = [
+        (firsts, "first_name", ("hcp", "patient", "caregiver")),
+        (lasts, "last_name", ("hcp", "patient", "caregiver")),
+        ("last_name_with_title" in used, "credentials", ("hcp",)),
+    ]
+    columns = ["pk", "kind", "time_zone", "language", "hcp__contact_id"]
+    for wanted, name, kinds in parts:
+        if wanted:
+            columns += [f"{kind}__{name}" for kind in kinds]
+    reps = "rep_name" in used
+    if reps:
+        columns += [f"hcp__owner_rep__{name}" for name in ("first_name", "last_name", "username")]
     found: dict[int, tuple[Person, str]] = {}
-    for row in Contact.objects.filter(pk__in=ids).values(*columns):
+    for row in Contact.objects.filter(pk__in=many(ids)).values(*columns):
         kind = row["kind"]
-        spoken = language_code(row["language"] or "")
-        person = Person(kind=kind, time_zone=row["time_zone"] or "")
-        if names and kind == ContactKind.HCP and row["hcp__contact_id"] is not None:
-            rep = " ".join(
-                part
-                for part in (row["hcp__owner_rep__first_name"], row["hcp__owner_rep__last_name"])
-                if part
-            ).strip()
-            person = Person(
-                kind=kind,
-                first_name=row["hcp__first_name"] or "",
-                last_name=row["hcp__last_name"] or "",
-                credentials=row["hcp__credentials"] or "",
-                has_hcp_profile=True,
-                rep_name=rep or (row["hcp__owner_rep__username"] or ""),
-                time_zone=row["time_zone"] or "",
-            )
-        elif names and kind in (ContactKind.PATIENT, ContactKind.CAREGIVER):
-            person = Person(
-                kind=kind,
-                first_name=row[f"{kind}__first_name"] or "",
-                last_name=row[f"{kind}__last_name"] or "",
-                time_zone=row["time_zone"] or "",
-            )
-        found[row["pk"]] = (person, spoken)
+        profile = kind if kind in (ContactKind.PATIENT, ContactKind.CAREGIVER) else "hcp"
+        rep = ""
+        if reps and row["hcp__owner_rep__username"]:
+            names = (row["hcp__owner_rep__first_name"], row["hcp__owner_rep__last_name"])
+            rep = " ".join(part for part in names if part) or row["hcp__owner_rep__username"]
+        person = Person(
+            kind=kind,
+            first_name=(row.get(f"{profile}__first_name") or "") if firsts else "",
+            last_name=(row.get(f"{profile}__last_name") or "") if lasts else "",
+            credentials=row.get("hcp__credentials") or "",
+            has_hcp_profile=kind == ContactKind.HCP and row["hcp__contact_id"] is not None,
+            rep_name=rep,
+            time_zone=row["time_zone"] or "",
+        )
+        found[row["pk"]] = (person, language_code(row["language"] or ""))
     return found
 
 

@@ -30,6 +30,7 @@ from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, M
 from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
 from carereach.messaging.services.outbox import NewMessage, messages_write, segments_of
 from carereach.messaging.services.pacing import sender_kind
+from carereach.sqlvalues import many
 
 # Statuses that count toward caps: what went or will go.
 COUNTED = [
@@ -144,7 +145,9 @@ def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int
     day = now - timedelta(days=1)
     program = trigger.program
     rows = (
-        Message.objects.filter(contact_id__in=contact_ids, status__in=COUNTED, created_at__gte=week)
+        Message.objects.filter(
+            contact_id__in=many(contact_ids), status__in=COUNTED, created_at__gte=week
+        )
         .values("contact_id")
         .annotate(
             capped=Count("id", filter=Q(program__type=program.type, lane=Lane.BULK)),
@@ -249,7 +252,9 @@ def fanout(
     for ids in _batches(contacts, batch_size):
         at = now or timezone.now()
         keys = {pk: trigger.message_key(pk) for pk in ids}
-        existing = set(Message.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+        existing = set(
+            Message.objects.filter(key__in=many(keys.values())).values_list("key", flat=True)
+        )
         report.existing += len(existing)
         todo = [pk for pk in ids if keys[pk] not in existing]
         if todo:
