@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from carereach.messaging.models import (
     MessageEvent,
     MessageStatus,
 )
+from carereach.security.crypto import keyring
+from carereach.security.fields import EncryptedTextField
 from carereach.vocabulary import Channel
 
 
@@ -77,6 +80,14 @@ _PER_ROW = (
 )
 
 
+def _context(name: str) -> str:
+    """What `EncryptedTextField` binds a column's ciphertext to (its table and column)."""
+    field = Message._meta.get_field(name)
+    if not isinstance(field, EncryptedTextField):
+        raise TypeError(f"Message.{name} is not encrypted")
+    return field.crypto_context
+
+
 class _Columns:
     """The outbox's columns in table order, with what each row of a batch puts in them.
 
@@ -94,10 +105,9 @@ class _Columns:
             value = common[f.attname] if f.attname in common else f.get_default()
             self.constants[f.attname] = f.get_db_prep_save(value, connection)
         self.attnames = [f.attname for f in fields]
-        body = Message._meta.get_field("body")
-        subject = Message._meta.get_field("subject")
-        self.seal_body: Callable[[str], str] = body.get_prep_value  # type: ignore[assignment]
-        self.seal_subject: Callable[[str], str] = subject.get_prep_value  # type: ignore[assignment]
+        ring = keyring()
+        self.seal_body = functools.partial(ring.encrypt, context=_context("body"))
+        self.seal_subject = functools.partial(ring.encrypt, context=_context("subject"))
         self.sqlite = connection.vendor == "sqlite"
         self._times: dict[datetime, Any] = {}
         self._reasons: dict[tuple[tuple[str, str], ...], str] = {}
