@@ -153,7 +153,15 @@ def campaign_renderer(
     The fan-out writes a row with an empty body for a noted key; the caller turns those rows
     into skips with the content's reason in the same transaction, before anyone can claim them.
     """
-    renderer = VersionRenderer(version=version, channel=channel, now=at)
+    # Without a cascade the trigger's audience rules (`EligibleWindow`) are the content's for
+    # this very channel: the renderer need not ask again. With one, they were weighed for any
+    # channel, so the renderer checks its own.
+    renderer = VersionRenderer(
+        version=version,
+        channel=channel,
+        now=at,
+        audience_checked=not campaign.fallback_channels and channel == campaign.channel,
+    )
 
     def render(recipients: Sequence[Recipient]) -> list[Rendered]:
         targets = [

@@ -92,7 +92,12 @@ class VersionRenderer:
         channel: str,
         context: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        audience_checked: bool = False,
     ) -> None:
+        """`audience_checked`: the caller already kept only contacts that
+        `content_eligible_q(version=version, channel=channel, now=now)` selects (a campaign's
+        trigger does), so the batch's eligibility query is not run again."""
+        self.audience_checked = audience_checked
         self.version = version
         self.channel = channel
         self.context = dict(context or {})
@@ -116,11 +121,14 @@ class VersionRenderer:
         ids = list({t.contact_id for t in targets})
         wanted = set().union(*self.used.values()) if self.used else set()
         people = _people(ids, used=wanted)
-        eligible = set(
-            Contact.objects.filter(pk__in=many(ids))
-            .filter(content_eligible_q(version=self.version, channel=self.channel, now=self.now))
-            .values_list("pk", flat=True)
-        )
+        eligible = set(ids)
+        if not self.audience_checked:
+            condition = content_eligible_q(version=self.version, channel=self.channel, now=self.now)
+            eligible = set(
+                Contact.objects.filter(pk__in=many(ids))
+                .filter(condition)
+                .values_list("pk", flat=True)
+            )
         preferences = self._states(targets, self.channel) if "preference_link" in wanted else {}
         unsubscribes = self._states(targets, Channel.EMAIL) if self.channel == Channel.EMAIL else {}
         results: list[Rendered | CarereachError | None] = []
