@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -404,7 +404,7 @@ def _write(
     try:
         with transaction.atomic():
             messages_write(rows=rows, common=common, at=at)
-    except (IntegrityError, connection.Database.IntegrityError):
+    except IntegrityError:
         # A parallel run of the same trigger wrote some of these keys since they were looked
         # up: write the rest one by one in effect (conflicts ignored), with their events.
         with transaction.atomic():

@@ -157,12 +157,19 @@ def messages_write(*, rows: Sequence[NewMessage], common: Mapping[str, Any], at:
     content_version_id, expires_at, created_at). PostgreSQL gets two `COPY` statements (the
     messages' ids are reserved from their sequence first, so the events can name them);
     SQLite gets two `executemany` calls on the driver's connection. Every key must be new: a
-    key written meanwhile by another run makes the whole call fail with an IntegrityError
-    (of Django or of the driver), and the caller's savepoint undoes it; see `fanout`.
+    key written meanwhile by another run makes the whole call fail with Django's
+    IntegrityError, and the caller's savepoint undoes it; see `fanout`.
     """
     if not rows:
         return 0
     columns = _Columns(common)
+    # The driver's own errors (a duplicate key in a COPY) come out as Django's IntegrityError.
+    with connection.wrap_database_errors:
+        _write(rows, columns, at)
+    return len(rows)
+
+
+def _write(rows: Sequence[NewMessage], columns: _Columns, at: datetime) -> None:
     table = Message._meta.db_table
     events = MessageEvent._meta.db_table
     event_cols = "message_id, kind, at, detail"
@@ -181,7 +188,7 @@ def messages_write(*, rows: Sequence[NewMessage], common: Mapping[str, Any], at:
             with cursor.copy(f"COPY {events} ({event_cols}) FROM STDIN") as copy:
                 for pk, message in zip(ids, rows, strict=True):
                     copy.write_row((pk, message.status, at, _event_detail(message.reasons[0][0])))
-        return len(rows)
+        return
     connection.ensure_connection()
     raw = connection.connection
     marks = ", ".join("?" * len(columns.names))
@@ -206,7 +213,6 @@ def messages_write(*, rows: Sequence[NewMessage], common: Mapping[str, Any], at:
         f"INSERT INTO {events} ({event_cols}) VALUES (?, ?, ?, ?)",  # noqa: S608
         ((ids_by_key[m.key], m.status, when, _event_detail(m.reasons[0][0])) for m in rows),
     )
-    return len(rows)
 
 
 def event_new(message: Message, kind: str, at: datetime, **detail: str) -> MessageEvent:
