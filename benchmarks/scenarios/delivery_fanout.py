@@ -168,7 +168,7 @@ def create_people(count: int, program_id: int) -> None:
             cursor.execute(
                 "VACUUM ANALYZE audience_contact, audience_phone, audience_patientprofile"
             )
-            cursor.execute("VACUUM ANALYZE consent_consentstate, messaging_message")
+            cursor.execute("VACUUM ANALYZE consent_consentstate")
 
 
 def phone(pk: int) -> str:

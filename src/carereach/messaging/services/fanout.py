@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.audience.selectors import Reach, reach_for_contacts
-from carereach.consent.models import Program
+from carereach.consent.models import Program, ProgramType
 from carereach.consent.selectors import consent_statuses, suppressed_addresses
 from carereach.messaging import wake
 from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
@@ -140,22 +141,36 @@ def _batches(contacts: QuerySet[Contact], size: int) -> Iterator[list[int]]:
         last = batch[-1]
 
 
-def _counts(trigger: Trigger, contact_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
+def _counts(
+    trigger: Trigger, contact_ids: list[int], now: datetime, limits: Limits
+) -> dict[int, dict[str, int]]:
+    """Each contact's messages of the last week that the caps weigh, only those the trigger's
+    rules use. One correlated count per contact and rule: each is one probe of the outbox's
+    (contact, created_at) index, whatever the planner believes about the outbox's size (a
+    grouped join over the batch's ids turned into a scan of the whole outbox on stale
+    statistics, once per batch)."""
     week = now - timedelta(days=7)
-    day = now - timedelta(days=1)
     program = trigger.program
-    rows = (
-        Message.objects.filter(
-            contact_id__in=many(contact_ids), status__in=COUNTED, created_at__gte=week
-        )
+    recent = (
+        Message.objects.filter(contact_id=OuterRef("pk"), status__in=COUNTED, created_at__gte=week)
+        .order_by()
         .values("contact_id")
-        .annotate(
-            capped=Count("id", filter=Q(program__type=program.type, lane=Lane.BULK)),
-            exempt_week=Count("id", filter=Q(program=program)),
-            exempt_day=Count("id", filter=Q(program=program, created_at__gte=day)),
-        )
     )
-    return {row["contact_id"]: row for row in rows}
+
+    def count(condition: Q) -> Coalesce:
+        counted = recent.filter(condition).annotate(n=Count("id")).values("n")
+        return Coalesce(Subquery(counted), 0)
+
+    rules: dict[str, Coalesce] = {}
+    if trigger.lane == Lane.BULK and limits.caps_per_week.get(program.type) is not None:
+        rules["capped"] = count(Q(program__type=program.type, lane=Lane.BULK))
+    if program.type == ProgramType.HEALTHCARE_EXEMPT:
+        rules["exempt_week"] = count(Q(program=program))
+        rules["exempt_day"] = count(Q(program=program, created_at__gte=now - timedelta(days=1)))
+    if not rules:
+        return {}
+    rows = Contact.objects.filter(pk__in=many(contact_ids)).annotate(**rules).values("pk", *rules)
+    return {row["pk"]: row for row in rows}
 
 
 def _sender(trigger: Trigger, channel: str) -> str:
@@ -198,7 +213,7 @@ def _decide_channel(
         addresses=[r.address for r in reach.values() if r.address],
         now=at,
     )
-    counts = _counts(trigger, ids, at)
+    counts = _counts(trigger, ids, at, limits)
     dead = suppressed_addresses(
         channel=channel, addresses=[r.address for r in reach.values() if r.address]
     )
