@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from django.contrib.auth.models import User
 
+from carereach.audience.models import HcpProfile
 from carereach.audience.services import segment_save
 from carereach.campaigns.errors import CampaignInvalidError
 from carereach.campaigns.models import Campaign, CampaignStatus
@@ -22,8 +23,7 @@ from carereach.campaigns.services.lifecycle import (
 from carereach.campaigns.services.sending import campaign_test_send
 from carereach.campaigns.tasks import campaigns_start_due
 from carereach.channels.models import Direction, SandboxMessage
-from carereach.content.errors import NotEligibleError
-from carereach.content.models import ContentVersion
+from carereach.content.models import ContentVersion, ProgramPolicy
 from carereach.errors import ConflictError, PermissionDeniedError, ValidationError
 from carereach.messaging.models import EventKind, Message, MessageStatus
 from carereach.messaging.runtime import worker_tick
@@ -300,28 +300,20 @@ def test_a_recipient_whose_local_time_passed_gets_it_when_allowed(
 # -- rendering refused ----------------------------------------------------------------------------
 
 
-def test_a_recipient_the_content_refuses_is_skipped_not_fatal(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from carereach.messaging.services import rendering as pipeline
-
-    real = pipeline.content_render
-    refused = world.people["la"].pk
-
-    def render(**kwargs: object) -> object:
-        if getattr(kwargs["contact"], "pk", None) == refused:
-            raise NotEligibleError("Version v1 may not go to this contact.", reason="no_body")
-        return real(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "content_render", render)
+def test_a_recipient_the_content_refuses_is_skipped_not_fatal(world: World) -> None:
+    # A name in a script texts cannot carry in GSM-7 makes this one text need three segments
+    # where the program allows two: the renderer refuses it, the others go.
+    ProgramPolicy.objects.filter(program=world.program).update(sms_segment_limit=2)
+    HcpProfile.objects.filter(contact=world.people["la"]).update(first_name="李" * 60)
     campaign = campaign_start(campaign=_create(world), actor=world.marketer)
     campaigns_start_due()
     la = Message.objects.get(contact=world.people["la"])
     assert (la.status, la.body, la.segments) == (MessageStatus.SKIPPED, "", 0)
-    assert la.reasons == [{"code": "no_body", "text": "Version v1 may not go to this contact."}]
+    assert [reason["code"] for reason in la.reasons] == ["segment_limit"]
+    assert "segments" in la.reasons[0]["text"]
     assert list(la.events.values_list("kind", flat=True)) == [EventKind.SKIPPED]
     assert Message.objects.get(contact=world.people["ny"]).status == MessageStatus.QUEUED
-    assert campaign_get(campaign_id=campaign.pk).skip_reasons["no_body"] == 1
+    assert campaign_get(campaign_id=campaign.pk).skip_reasons["segment_limit"] == 1
     worker_tick("w1")
     assert not SandboxMessage.objects.filter(to=factories.PHONES["la"]).exists()
 

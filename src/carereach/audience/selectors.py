@@ -26,6 +26,7 @@ from carereach.audience.presentation import contact_name
 from carereach.errors import NotFoundError
 from carereach.security.permissions import has_capability
 from carereach.security.roles import Capability
+from carereach.sqlvalues import many
 
 
 def contacts_for_user(*, user: User) -> QuerySet[Contact]:
@@ -200,7 +201,7 @@ def reach_for_contacts(*, contact_ids: list[int], channel: str) -> dict[int, Rea
         best = _first(PostalAddress, "id")
     else:
         best = _first(Email, "address")
-    rows = Contact.objects.filter(pk__in=contact_ids).annotate(
+    rows = Contact.objects.filter(pk__in=many(contact_ids)).annotate(
         best_address=best,
         best_line=_first(Phone, "line_type") if phone else Value(""),
         best_state=_first(PostalAddress, "state"),

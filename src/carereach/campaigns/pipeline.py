@@ -27,7 +27,9 @@ from carereach.content.eligibility import (
 from carereach.content.eligibility import Reason as ContentReason
 from carereach.content.models import ContentVersion
 from carereach.messaging.models import Lane
-from carereach.messaging.services.fanout import Trigger
+from carereach.messaging.services.fanout import BatchRenderer, Trigger
+from carereach.messaging.services.rendering import RenderFailures, content_batch_renderer
+from carereach.sqlvalues import many
 from carereach.vocabulary import Channel
 
 ELIGIBLE_WINDOW = 2000  # contacts whose content eligibility is known at once
@@ -79,7 +81,7 @@ class EligibleWindow:
             )
             self.low, self.high = pk, max([pk, *ids])
             self.eligible = set(
-                Contact.objects.filter(pk__in=ids)
+                Contact.objects.filter(pk__in=many(ids))
                 .filter(self.condition)
                 .values_list("pk", flat=True)
             )
@@ -124,4 +126,27 @@ def campaign_trigger(
             content_eligible_q(version=version, channel=rules_channel, now=at),
             ELIGIBLE_WINDOW,
         ),
+    )
+
+
+def campaign_renderer(
+    campaign: Campaign,
+    *,
+    channel: str,
+    version: ContentVersion,
+    failures: RenderFailures,
+    at: datetime | None = None,
+) -> BatchRenderer:
+    """The content rendered for a whole batch of the campaign's recipients; a recipient the
+    content refuses is noted in `failures`, not fatal.
+
+    Without a cascade the trigger's audience rules (`EligibleWindow`) are the content's for this
+    very channel: the renderer need not ask again. With one, they were weighed for any channel,
+    so the renderer checks its own."""
+    return content_batch_renderer(
+        version=version,
+        channel=channel,
+        failures=failures,
+        at=at,
+        audience_checked=not campaign.fallback_channels and channel == campaign.channel,
     )

@@ -18,6 +18,7 @@ from carereach.consent.models import (
     Program,
     Suppression,
 )
+from carereach.sqlvalues import many
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def consent_statuses(
     now = now or timezone.now()
     found: dict[str, str] = {}
     rows = ConsentState.objects.filter(
-        program_id=program_id, channel=channel, address__in=addresses
+        program_id=program_id, channel=channel, address__in=many(addresses)
     ).values_list("address", "status", "expires_at")
     for address, status, expires_at in rows:
         expired = status == ConsentStatus.GRANTED and expires_at is not None and expires_at <= now

@@ -15,6 +15,7 @@ and filters a whole recipient set with `content_eligible_q`. Both apply the same
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -152,6 +153,7 @@ def content_eligibility(
     return Eligibility(Reason.ELIGIBLE)
 
 
+@functools.lru_cache(maxsize=256)  # the fan-out asks it several times per recipient
 def language_code(language: str) -> str:
     """The primary language subtag: "es-MX" → "es"."""
     return language.split("-")[0].strip().lower()

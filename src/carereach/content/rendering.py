@@ -150,43 +150,73 @@ def _is_doctor(credentials: str) -> bool:
     )
 
 
-def recipient_values(
-    contact: Contact, *, context: Mapping[str, Any], language: str
-) -> dict[str, str]:
-    """The personal fields for one contact (decrypted names of patients: callers guard PHI)."""
-    first = last = ""
-    rep: User | None = None
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What a template may say about one contact (patients' names decrypted: callers guard PHI)."""
+
+    kind: str
+    first_name: str = ""
+    last_name: str = ""
+    credentials: str = ""  # HCPs: a doctor is addressed "Dr. <last name>"
+    has_hcp_profile: bool = False
+    rep_name: str = ""  # the HCP's owner rep, full name or user name
+    time_zone: str = ""
+
+
+def person_of(contact: Contact) -> Person:
     if contact.kind == ContactKind.HCP:
         profile = getattr(contact, "hcp", None)
-        if profile is not None:
-            first, last, rep = profile.first_name, profile.last_name, profile.owner_rep
-        title = (
-            f"Dr. {last}"
-            if profile is not None and last and _is_doctor(profile.credentials)
-            else ""
+        if profile is None:
+            return Person(kind=contact.kind, time_zone=contact.time_zone)
+        rep: User | None = profile.owner_rep
+        return Person(
+            kind=contact.kind,
+            first_name=profile.first_name,
+            last_name=profile.last_name,
+            credentials=profile.credentials,
+            has_hcp_profile=True,
+            rep_name=(rep.get_full_name() or rep.get_username()) if rep is not None else "",
+            time_zone=contact.time_zone,
         )
-    else:
-        profile_phi = getattr(contact, contact.kind, None)
-        if profile_phi is not None:
-            first, last = profile_phi.first_name or "", profile_phi.last_name or ""
-        title = ""
+    profile_phi = getattr(contact, contact.kind, None)
+    if profile_phi is None:
+        return Person(kind=contact.kind, time_zone=contact.time_zone)
+    return Person(
+        kind=contact.kind,
+        first_name=profile_phi.first_name or "",
+        last_name=profile_phi.last_name or "",
+        time_zone=contact.time_zone,
+    )
+
+
+def person_values(person: Person, *, context: Mapping[str, Any], language: str) -> dict[str, str]:
+    """The personal fields for one person (pure: `recipient_values` without the database)."""
+    first, last = person.first_name, person.last_name
+    title = (
+        f"Dr. {last}" if person.has_hcp_profile and last and _is_doctor(person.credentials) else ""
+    )
     values = {
         "first_name": first,
         "last_name": last,
         "last_name_with_title": title or " ".join(part for part in (first, last) if part),
-        "rep_name": str(context.get("rep_name") or ""),
+        "rep_name": str(context.get("rep_name") or "") or person.rep_name,
     }
     for name in CONTEXT_FIELDS:
         values[name] = str(context.get(name) or "")
-    if not values["rep_name"] and rep is not None:
-        values["rep_name"] = rep.get_full_name() or rep.get_username()
     appointment = context.get("appointment_at")
     if isinstance(appointment, datetime):
-        zone = contact.time_zone or str(context.get("time_zone") or "")
+        zone = person.time_zone or str(context.get("time_zone") or "")
         values["appointment_time"] = format_appointment(
             appointment, time_zone=zone, language=language
         )
     return values
+
+
+def recipient_values(
+    contact: Contact, *, context: Mapping[str, Any], language: str
+) -> dict[str, str]:
+    """The personal fields for one contact (decrypted names of patients: callers guard PHI)."""
+    return person_values(person_of(contact), context=context, language=language)
 
 
 def _rules(

@@ -32,6 +32,7 @@ from carereach.campaigns.models import (
 )
 from carereach.campaigns.pipeline import (
     campaign_audience,
+    campaign_renderer,
     campaign_sender,
     campaign_trigger,
     content_problem,
@@ -52,11 +53,10 @@ from carereach.messaging.models import (
     MessageEvent,
     MessageStatus,
 )
-from carereach.messaging.services.fanout import FanoutReport, Renderer, fanout
+from carereach.messaging.services.fanout import BatchRenderer, FanoutReport, fanout
 from carereach.messaging.services.outbox import Reason, message_enqueue
 from carereach.messaging.services.rendering import (
     RenderFailures,
-    content_renderer,
     render_failures_skip,
 )
 from carereach.messaging.services.triggers import trigger_unfinished
@@ -152,18 +152,12 @@ def _fanout_batch(
     failures = RenderFailures()
     contacts = Contact.objects.filter(pk__in=ids)
     trigger = campaign_trigger(campaign, audience=contacts, at=at)
-    reach: dict[int, Reach] = {}
-    renderers: dict[str, Renderer] = {}
-    for channel in trigger.channels:
-        facts = reach_for_contacts(contact_ids=ids, channel=channel)
-        reach = reach or facts  # zones and states are the contact's, whatever the channel
-        renderers[channel] = content_renderer(
-            channel=channel,
-            version=version,
-            addresses={pk: one.address for pk, one in facts.items()},
-            failures=failures,
-            at=at,
+    renderers: dict[str, BatchRenderer] = {
+        channel: campaign_renderer(
+            campaign, channel=channel, version=version, failures=failures, at=at
         )
+        for channel in trigger.channels
+    }
     report = fanout(
         trigger=trigger,
         contacts=contacts,
@@ -174,6 +168,8 @@ def _fanout_batch(
     )
     render_failures_skip(failures, at, report)
     if campaign.schedule_kind == ScheduleKind.LOCAL:
+        # Zones and states are the contact's, whatever the channel.
+        reach = reach_for_contacts(contact_ids=ids, channel=campaign.channel)
         _retime_local(campaign, [trigger.message_key(pk) for pk in ids], reach, at, report)
     return report
 

@@ -86,6 +86,7 @@ def allowed_at(at: datetime, *, time_zone: str, state: str = "") -> bool:
     return all(_allowed_in(zone, window, at) for zone in zones_for(time_zone))
 
 
+@lru_cache(maxsize=4096)  # a fan-out asks the same (moment, zone, state) thousands of times
 def next_allowed(at: datetime, *, time_zone: str, state: str = "") -> datetime:
     """`at` itself when contact is allowed then, else the first moment it is (UTC, aware)."""
     if at.tzinfo is None:

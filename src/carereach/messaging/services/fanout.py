@@ -13,23 +13,25 @@ it after a crash, or a contact sitting in two overlapping segments creates nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from carereach.audience.models import Contact
 from carereach.audience.selectors import Reach, reach_for_contacts
-from carereach.consent.models import Program
+from carereach.consent.models import Program, ProgramType
 from carereach.consent.selectors import consent_statuses, suppressed_addresses
 from carereach.messaging import wake
 from carereach.messaging.models import EventKind, Lane, Message, MessageEvent, MessageStatus
 from carereach.messaging.policy.decide import Action, Candidate, Decision, Limits, decide
-from carereach.messaging.services.outbox import segments_of
+from carereach.messaging.services.outbox import NewMessage, messages_write, segments_of
 from carereach.messaging.services.pacing import sender_kind
+from carereach.sqlvalues import many
 
 # Statuses that count toward caps: what went or will go.
 COUNTED = [
@@ -42,14 +44,40 @@ COUNTED = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rendered:
     body: str
     subject: str = ""
+    segments: int = 0  # SMS segments, when the renderer measured them (0: measured here)
 
 
-# The content app's renderer, or a fixed text: (contact, message key, language) -> Rendered.
+# A per-contact renderer (a fixed text, a test's): (contact, message key, language) -> Rendered.
 Renderer = Callable[[Contact, str, str], Rendered]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One message a batch renderer fills: who, under which key, in which language, where."""
+
+    contact_id: int
+    key: str
+    language: str
+    address: str
+
+
+class BatchRenderer:
+    """A renderer over a whole batch: `fn(recipients)` returns one `Rendered` per recipient, in
+    order. The content app reads what the batch needs in a few queries instead of per contact,
+    and fills each template once per distinct set of personal values."""
+
+    def __init__(self, fn: Callable[[Sequence[Recipient]], list[Rendered]]) -> None:
+        self.fn = fn
+
+    def __call__(self, recipients: Sequence[Recipient]) -> list[Rendered]:
+        return self.fn(recipients)
+
+
+Render = Renderer | BatchRenderer
 
 
 @dataclass(frozen=True)
@@ -117,22 +145,44 @@ def _batches(contacts: QuerySet[Contact], size: int) -> Iterator[list[int]]:
 
 
 def _counts(
-    trigger: Trigger, contact_ids: list[int], now: datetime, discount: Collection[int] = ()
+    trigger: Trigger,
+    contact_ids: list[int],
+    now: datetime,
+    limits: Limits,
+    discount: Collection[int] = (),
 ) -> dict[int, dict[str, int]]:
+    """Each contact's messages of the last week that the caps weigh, only for the rules the
+    trigger's program uses. One correlated count per contact and rule whose only conditions
+    are the contact and the week, so each is one probe of the outbox's (contact, created_at)
+    index; what is counted is sorted out in the aggregate's FILTER. (A grouped join over the
+    batch's ids, or a condition on the program, let stale statistics turn each batch into a
+    scan of the whole outbox.) `discount`: messages left out (a fallback replaces one)."""
     week = now - timedelta(days=7)
-    day = now - timedelta(days=1)
     program = trigger.program
-    rows = (
-        Message.objects.filter(contact_id__in=contact_ids, status__in=COUNTED, created_at__gte=week)
+    recent = (
+        Message.objects.filter(contact_id=OuterRef("pk"), created_at__gte=week)
         .exclude(pk__in=list(discount))
+        .order_by()
         .values("contact_id")
-        .annotate(
-            capped=Count("id", filter=Q(program__type=program.type, lane=Lane.BULK)),
-            exempt_week=Count("id", filter=Q(program=program)),
-            exempt_day=Count("id", filter=Q(program=program, created_at__gte=day)),
-        )
     )
-    return {row["contact_id"]: row for row in rows}
+
+    def count(condition: Q) -> Coalesce:
+        counted = Count("id", filter=condition & Q(status__in=COUNTED))
+        return Coalesce(Subquery(recent.annotate(n=counted).values("n")), 0)
+
+    rules: dict[str, Coalesce] = {}
+    if trigger.lane == Lane.BULK and limits.caps_per_week.get(program.type) is not None:
+        same_type = list(Program.objects.filter(type=program.type).values_list("pk", flat=True))
+        rules["capped"] = count(Q(program_id__in=same_type, lane=Lane.BULK))
+    if program.type == ProgramType.HEALTHCARE_EXEMPT:
+        rules["exempt_week"] = count(Q(program_id=program.pk))
+        rules["exempt_day"] = count(
+            Q(program_id=program.pk, created_at__gte=now - timedelta(days=1))
+        )
+    if not rules:
+        return {}
+    rows = Contact.objects.filter(pk__in=many(contact_ids)).annotate(**rules).values("pk", *rules)
+    return {row["pk"]: row for row in rows}
 
 
 def sender_for(trigger: Trigger, channel: str) -> str:
@@ -184,7 +234,7 @@ def _decide_channel(
         addresses=[r.address for r in reach.values() if r.address],
         now=at,
     )
-    counts = _counts(trigger, ids, at, discount)
+    counts = _counts(trigger, ids, at, limits, discount)
     dead = suppressed_addresses(
         channel=channel, addresses=[r.address for r in reach.values() if r.address]
     )
@@ -226,11 +276,11 @@ def fanout(
     *,
     trigger: Trigger,
     contacts: QuerySet[Contact],
-    render: Renderer,
+    render: Render,
     limits: Limits | None = None,
     now: datetime | None = None,
     batch_size: int = 2000,
-    render_by_channel: Mapping[str, Renderer] | None = None,
+    render_by_channel: Mapping[str, Render] | None = None,
 ) -> FanoutReport:
     """Write the trigger's messages (and skips) to the outbox; re-running adds only what's new."""
     limits = limits or Limits()
@@ -238,7 +288,9 @@ def fanout(
     for ids in _batches(contacts, batch_size):
         at = now or timezone.now()
         keys = {pk: trigger.message_key(pk) for pk in ids}
-        existing = set(Message.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+        existing = set(
+            Message.objects.filter(key__in=many(keys.values())).values_list("key", flat=True)
+        )
         report.existing += len(existing)
         todo = [pk for pk in ids if keys[pk] not in existing]
         if todo:
@@ -313,63 +365,82 @@ def fanout_preview(
     return preview
 
 
+STATUS_FOR = {
+    Action.SEND: MessageStatus.QUEUED,
+    Action.HOLD: MessageStatus.HELD,
+    Action.SKIP: MessageStatus.SKIPPED,
+}
+
+
+def _texts(
+    decided: list[Choice], keys: dict[int, str], renderers: Mapping[str, Render]
+) -> dict[int, Rendered]:
+    """The text of each message that will go, channel by channel: a batch renderer gets the
+    whole batch at once; a per-contact one gets the contacts, read in one query."""
+    by_channel: dict[str, list[Choice]] = {}
+    for choice in decided:
+        if choice.decision.action != Action.SKIP:
+            by_channel.setdefault(choice.channel, []).append(choice)
+    texts: dict[int, Rendered] = {}
+    for channel, choices in by_channel.items():
+        render = renderers[channel]
+        if isinstance(render, BatchRenderer):
+            recipients = [
+                Recipient(
+                    c.facts.contact_id, keys[c.facts.contact_id], c.facts.language, c.facts.address
+                )
+                for c in choices
+            ]
+            for choice, text in zip(choices, render(recipients), strict=True):
+                texts[choice.facts.contact_id] = text
+            continue
+        people = Contact.objects.in_bulk([c.facts.contact_id for c in choices])
+        for choice in choices:
+            pk = choice.facts.contact_id
+            texts[pk] = render(people[pk], keys[pk], choice.facts.language)
+    return texts
+
+
 def _write(
     trigger: Trigger,
     decided: list[Choice],
     keys: dict[int, str],
-    renderers: Mapping[str, Renderer],
+    renderers: Mapping[str, Render],
     at: datetime,
     report: FanoutReport,
 ) -> None:
-    going = [c.facts.contact_id for c in decided if c.decision.action != Action.SKIP]
-    people = Contact.objects.in_bulk(going)
+    texts = _texts(decided, keys, renderers)
     senders = {channel: sender_for(trigger, channel) for channel in trigger.channels}
-    rows: list[Message] = []
+    rows: list[NewMessage] = []
     for choice in decided:
         facts, decision, channel = choice.facts, choice.decision, choice.channel
-        key = keys[facts.contact_id]
-        body, subject = "", ""
-        if decision.action != Action.SKIP:
-            text = renderers[channel](people[facts.contact_id], key, facts.language)
-            body, subject = text.body, text.subject
-        status = {
-            Action.SEND: MessageStatus.QUEUED,
-            Action.HOLD: MessageStatus.HELD,
-            Action.SKIP: MessageStatus.SKIPPED,
-        }[decision.action]
+        pk = facts.contact_id
+        text = texts.get(pk)
+        body, subject = (text.body, text.subject) if text is not None else ("", "")
+        segments = 0
+        if body:
+            segments = text.segments if text is not None and text.segments else 0
+            segments = segments or segments_of(channel, body)
+        skip = decision.action == Action.SKIP
         rows.append(
-            Message(
-                key=key,
-                origin=trigger.origin,
-                origin_ref=trigger.key,
-                lane=trigger.lane,
-                contact_id=facts.contact_id,
-                program_id=trigger.program.pk,
-                content_version_id=trigger.content_version_id,
+            NewMessage(
+                key=keys[pk],
+                contact_id=pk,
                 channel=channel,
                 address=facts.address,
                 sender=senders[channel],
                 subject=subject,
                 body=body,
-                status=status,
-                reasons=[
-                    {"code": decision.code, "text": decision.text},
-                    *(
-                        {"code": "fallback", "text": f"Not by {other}: {why}"}
-                        for other, why in choice.passed_over
-                    ),
-                    *(
-                        [{"code": "on_behalf_of", "text": trigger.attribution}]
-                        if trigger.attribution
-                        else []
-                    ),
-                ],
+                status=STATUS_FOR[decision.action],
+                reasons=(
+                    (decision.code, decision.text),
+                    *(("fallback", f"Not by {other}: {why}") for other, why in choice.passed_over),
+                    *((("on_behalf_of", trigger.attribution),) if trigger.attribution else ()),
+                ),
                 due_at=decision.due_at or at,
-                expires_at=trigger.expires_at,
-                segments=segments_of(channel, body) if body else 0,
-                cascade=cascade_after(trigger, channel) if decision.action != Action.SKIP else [],
-                created_at=at,
-                done_at=at if decision.action == Action.SKIP else None,
+                segments=segments,
+                cascade=() if skip else tuple(cascade_after(trigger, channel)),
+                done_at=at if skip else None,
             )
         )
         report.planned += 1
@@ -380,17 +451,48 @@ def _write(
         else:
             report.skipped += 1
             report.skip_reasons[decision.code] = report.skip_reasons.get(decision.code, 0) + 1
+    common = {
+        "origin": trigger.origin,
+        "origin_ref": trigger.key,
+        "lane": trigger.lane,
+        "program_id": trigger.program.pk,
+        "content_version_id": trigger.content_version_id,
+        "expires_at": trigger.expires_at,
+        "created_at": at,
+    }
     try:
         with transaction.atomic():
-            created = Message.objects.bulk_create(rows)
-            _events(created, at)
-    except IntegrityError:  # a parallel run of the same trigger wrote some keys meanwhile
+            messages_write(rows=rows, common=common, at=at)
+    except IntegrityError:
+        # A parallel run of the same trigger wrote some of these keys since they were looked
+        # up: write the rest one by one in effect (conflicts ignored), with their events.
         with transaction.atomic():
-            Message.objects.bulk_create(rows, ignore_conflicts=True)
+            Message.objects.bulk_create(
+                [_instance(row, common) for row in rows], ignore_conflicts=True
+            )
             mine = Message.objects.filter(key__in=[r.key for r in rows], created_at=at)
             _events(list(mine), at)
     if report.queued:
         transaction.on_commit(wake.nudge)
+
+
+def _instance(row: NewMessage, common: Mapping[str, object]) -> Message:
+    return Message(
+        **common,
+        key=row.key,
+        contact_id=row.contact_id,
+        channel=row.channel,
+        address=row.address,
+        sender=row.sender,
+        subject=row.subject,
+        body=row.body,
+        status=row.status,
+        reasons=[{"code": code, "text": text} for code, text in row.reasons],
+        due_at=row.due_at,
+        segments=row.segments,
+        done_at=row.done_at,
+        cascade=list(row.cascade),
+    )
 
 
 EVENT_FOR = {

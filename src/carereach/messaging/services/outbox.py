@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from carereach.consent.notices import Notice
@@ -22,6 +26,8 @@ from carereach.messaging.models import (
     MessageEvent,
     MessageStatus,
 )
+from carereach.security.crypto import keyring
+from carereach.security.fields import EncryptedTextField
 from carereach.vocabulary import Channel
 
 
@@ -37,6 +43,189 @@ class Reason:
 def segments_of(channel: str, body: str) -> int:
     """What a carrier bills and throttles: SMS segments by the text's encoding; 1 otherwise."""
     return analyze(body).segments if channel == Channel.SMS else 1
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One outbox row a trigger writes; what the whole batch shares comes separately."""
+
+    key: str
+    contact_id: int | None
+    channel: str
+    address: str
+    sender: str
+    body: str
+    status: str  # queued, held or skipped: also the kind of its first event
+    reasons: tuple[tuple[str, str], ...]  # (code, text): the first names the decision
+    due_at: datetime
+    subject: str = ""
+    segments: int = 0
+    done_at: datetime | None = None
+    cascade: tuple[str, ...] = ()  # channels still to try if this one proves unreachable
+
+
+# Columns a batch writer fills per row (the rest come from `common` or the field's default).
+_PER_ROW = (
+    "key",
+    "contact_id",
+    "channel",
+    "address",
+    "sender",
+    "subject",
+    "body",
+    "status",
+    "reasons",
+    "due_at",
+    "segments",
+    "done_at",
+    "cascade",
+)
+
+
+def _context(name: str) -> str:
+    """What `EncryptedTextField` binds a column's ciphertext to (its table and column)."""
+    field = Message._meta.get_field(name)
+    if not isinstance(field, EncryptedTextField):
+        raise TypeError(f"Message.{name} is not encrypted")
+    return field.crypto_context
+
+
+class _Columns:
+    """The outbox's columns in table order, with what each row of a batch puts in them.
+
+    Built from the model's fields, so a column added later is filled with its default (and
+    the raw write never drifts from what the ORM would write). Bodies and subjects are
+    encrypted as `EncryptedTextField` does, bound to their table and column."""
+
+    def __init__(self, common: Mapping[str, Any]) -> None:
+        fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+        self.names = [connection.ops.quote_name(f.column) for f in fields]
+        self.constants: dict[str, Any] = {}
+        for f in fields:
+            if f.attname in _PER_ROW:
+                continue
+            value = common[f.attname] if f.attname in common else f.get_default()
+            self.constants[f.attname] = f.get_db_prep_save(value, connection)
+        self.attnames = [f.attname for f in fields]
+        ring = keyring()
+        self.seal_body = functools.partial(ring.encrypt, context=_context("body"))
+        self.seal_subject = functools.partial(ring.encrypt, context=_context("subject"))
+        self.sqlite = connection.vendor == "sqlite"
+        self._times: dict[datetime, Any] = {}
+        self._reasons: dict[tuple[tuple[str, str], ...], str] = {}
+        self._cascades: dict[tuple[str, ...], Any] = {}
+        self._cascade_field = Message._meta.get_field("cascade")
+
+    def time(self, value: datetime | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        found = self._times.get(value)
+        if found is None:
+            found = self._times[value] = connection.ops.adapt_datetimefield_value(value)
+        return found
+
+    def reasons(self, reasons: tuple[tuple[str, str], ...]) -> str:
+        found = self._reasons.get(reasons)
+        if found is None:
+            found = json.dumps([{"code": code, "text": text} for code, text in reasons])
+            self._reasons[reasons] = found
+        return found
+
+    def cascade(self, channels: tuple[str, ...]) -> Any:
+        found = self._cascades.get(channels)
+        if found is None:
+            found = self._cascades[channels] = self._cascade_field.get_db_prep_save(
+                list(channels), connection
+            )
+        return found
+
+    def row(self, m: NewMessage) -> list[Any]:
+        values = {
+            **self.constants,
+            "key": m.key,
+            "contact_id": m.contact_id,
+            "channel": m.channel,
+            "address": m.address,
+            "sender": m.sender,
+            "subject": self.seal_subject(m.subject),
+            "body": self.seal_body(m.body),
+            "status": m.status,
+            "reasons": self.reasons(m.reasons),
+            "due_at": self.time(m.due_at),
+            "segments": m.segments,
+            "done_at": self.time(m.done_at),
+            "cascade": self.cascade(m.cascade),
+        }
+        return [values[name] for name in self.attnames]
+
+
+def _event_detail(code: str) -> str:
+    return json.dumps({"reason": code})
+
+
+def messages_write(*, rows: Sequence[NewMessage], common: Mapping[str, Any], at: datetime) -> int:
+    """Write new outbox rows and their first events (queued, held or skipped) in bulk.
+
+    `common` holds what every row of the batch shares (origin, origin_ref, lane, program_id,
+    content_version_id, expires_at, created_at). PostgreSQL gets two `COPY` statements (the
+    messages' ids are reserved from their sequence first, so the events can name them);
+    SQLite gets two `executemany` calls on the driver's connection. Every key must be new: a
+    key written meanwhile by another run makes the whole call fail with Django's
+    IntegrityError, and the caller's savepoint undoes it; see `fanout`.
+    """
+    if not rows:
+        return 0
+    columns = _Columns(common)
+    # The driver's own errors (a duplicate key in a COPY) come out as Django's IntegrityError.
+    with connection.wrap_database_errors:
+        _write(rows, columns, at)
+    return len(rows)
+
+
+def _write(rows: Sequence[NewMessage], columns: _Columns, at: datetime) -> None:
+    table = Message._meta.db_table
+    events = MessageEvent._meta.db_table
+    event_cols = "message_id, kind, at, detail"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"  # noqa: S608
+                " FROM generate_series(1, %s)",
+                [len(rows)],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+            names = ", ".join(["id", *columns.names])
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for pk, message in zip(ids, rows, strict=True):
+                    copy.write_row([pk, *columns.row(message)])
+            with cursor.copy(f"COPY {events} ({event_cols}) FROM STDIN") as copy:
+                for pk, message in zip(ids, rows, strict=True):
+                    copy.write_row((pk, message.status, at, _event_detail(message.reasons[0][0])))
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    marks = ", ".join("?" * len(columns.names))
+    raw.executemany(
+        f"INSERT INTO {table} ({', '.join(columns.names)}) VALUES ({marks})",  # noqa: S608
+        (columns.row(message) for message in rows),
+    )
+    quote = connection.ops.quote_name
+    ids_by_key: dict[str, int] = {}
+    keys = [message.key for message in rows]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        key = quote("key")
+        found = raw.execute(
+            f"SELECT {key}, id FROM {table} WHERE {key} IN ({marks})",  # noqa: S608
+            chunk,
+        )
+        ids_by_key.update(found.fetchall())
+    when = columns.time(at)
+    raw.executemany(
+        f"INSERT INTO {events} ({event_cols}) VALUES (?, ?, ?, ?)",  # noqa: S608
+        ((ids_by_key[m.key], m.status, when, _event_detail(m.reasons[0][0])) for m in rows),
+    )
 
 
 def event_new(message: Message, kind: str, at: datetime, **detail: str) -> MessageEvent:

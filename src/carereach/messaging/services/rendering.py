@@ -10,18 +10,25 @@ claim them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from carereach.audience.models import Contact
+from carereach.content.batch import Target, VersionRenderer
 from carereach.content.eligibility import language_code
 from carereach.content.models import ContentVersion
 from carereach.content.rendering import content_render
 from carereach.errors import CarereachError
 from carereach.messaging.models import EventKind, Message, MessageEvent, MessageStatus
-from carereach.messaging.services.fanout import FanoutReport, Rendered, Renderer
+from carereach.messaging.services.fanout import (
+    BatchRenderer,
+    FanoutReport,
+    Recipient,
+    Rendered,
+    Renderer,
+)
 
 
 @dataclass
@@ -60,6 +67,44 @@ def content_renderer(
         return Rendered(body=rendered.text, subject=rendered.subject)
 
     return render
+
+
+def content_batch_renderer(
+    *,
+    version: ContentVersion,
+    channel: str,
+    failures: RenderFailures,
+    at: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
+    audience_checked: bool = False,
+) -> BatchRenderer:
+    """The content rendered for a whole batch at once (`content.batch.VersionRenderer`: a few
+    queries per batch, each distinct text filled once); a recipient it refuses is noted in
+    `failures`, not fatal. `audience_checked`: the trigger already kept only contacts the
+    version may reach on this channel, so that query is not run again."""
+    renderer = VersionRenderer(
+        version=version,
+        channel=channel,
+        context=context,
+        now=at,
+        audience_checked=audience_checked,
+    )
+
+    def render(recipients: Sequence[Recipient]) -> list[Rendered]:
+        targets = [
+            Target(r.contact_id, r.key, language_code(r.language), r.address) for r in recipients
+        ]
+        texts: list[Rendered] = []
+        for target, result in zip(targets, renderer.render(targets), strict=True):
+            if isinstance(result, CarereachError):
+                failures.errors[target.message_key] = result
+                texts.append(Rendered(body=""))
+                continue
+            segments = result.sms.segments if result.sms is not None else 0
+            texts.append(Rendered(body=result.text, subject=result.subject, segments=segments))
+        return texts
+
+    return BatchRenderer(render)
 
 
 def _content_code(error: Exception) -> str:
