@@ -285,9 +285,12 @@ def _load_candidates(rows: list[PlannedRow]) -> _Index:
     npis = [row.draft.npi for row in rows if row.draft.npi]
     mrn_hashes: dict[str, str] = {}
     for row in rows:
-        if row.draft.mrn:
-            normalized = normalize_for_index(row.draft.mrn)
-            mrn_hashes.update(dict.fromkeys(blind_index_lookup(row.draft.mrn), normalized))
+        mrn = row.draft.mrn
+        if mrn:
+            # The validator computed the hashes with the PHI it sealed (`validation.PhiSealer`).
+            hashes = row.sealed[4] if row.sealed is not None and len(row.sealed) == 5 else None
+            normalized = normalize_for_index(mrn)
+            mrn_hashes.update(dict.fromkeys(hashes or blind_index_lookup(mrn), normalized))
     phones = list({phone.e164 for row in rows for phone in row.draft.phones})
     emails = list({email for row in rows for email in row.draft.emails})
 
@@ -432,6 +435,7 @@ def _new_target(row: PlannedRow) -> Target:
         new_tags=list(draft.tags),
         new_specialties=list(draft.specialties) if draft.kind == "hcp" else [],
         new_postal=[draft.postal] if draft.postal is not None else [],
+        sealed=row.sealed,
     )
 
 

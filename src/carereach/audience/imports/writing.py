@@ -17,9 +17,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 
 from carereach.audience.imports.batch import PROFILE_FIELDS, ImportContext, Target
+from carereach.audience.imports.validation import SEALED_FIELDS, PhiSealer
 from carereach.audience.models import (
     CaregiverProfile,
     Contact,
@@ -196,15 +198,28 @@ def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str
     _CONTACTS.insert(rows)
 
 
+def phi_sealer() -> PhiSealer:
+    """The sealer a writing pass gives its validator: the field keys in force and the
+    `EncryptedTextField` contexts of the profile columns it seals."""
+    contexts = {
+        kind: {name: _encrypted(model, name).crypto_context for name in SEALED_FIELDS[kind]}
+        for kind, model in (("patient", PatientProfile), ("caregiver", CaregiverProfile))
+    }
+    return PhiSealer(tuple(settings.FIELD_KEYS), contexts)
+
+
+def _encrypted(model: type[models.Model], name: str) -> EncryptedTextField:
+    field = model._meta.get_field(name)
+    assert isinstance(field, EncryptedTextField)  # noqa: S101 - PHI columns by construction
+    return field
+
+
 def _insert_profiles(targets: list[Target]) -> None:
     hcps: list[Row] = []
     patients: list[Row] = []
     caregivers: list[Row] = []
-    seal_patient = {
-        name: _Sealer(PatientProfile, name)
-        for name in ("first_name", "last_name", "date_of_birth", "mrn")
-    }
-    seal_caregiver = {name: _Sealer(CaregiverProfile, name) for name in ("first_name", "last_name")}
+    seal_patient = {name: _Sealer(PatientProfile, name) for name in SEALED_FIELDS["patient"]}
+    seal_caregiver = {name: _Sealer(CaregiverProfile, name) for name in SEALED_FIELDS["caregiver"]}
     for t in targets:
         v = t.values
         if t.kind == "hcp":
@@ -219,25 +234,28 @@ def _insert_profiles(targets: list[Target]) -> None:
                 )
             )
         elif t.kind == "patient":
-            mrn = v["mrn"] or None
-            patients.append(
-                (
-                    t.contact_id,
+            sealed = t.sealed
+            if sealed is None or len(sealed) != 5 or t.dirty:
+                mrn = v["mrn"] or None
+                sealed = (
                     seal_patient["first_name"](v["first_name"] or None),
                     seal_patient["last_name"](v["last_name"] or None),
                     seal_patient["date_of_birth"](v["date_of_birth"] or None),
                     seal_patient["mrn"](mrn),
-                    seal_patient["mrn"].blind_index(mrn),
+                    (seal_patient["mrn"].blind_index(mrn),) if mrn else (),
                 )
+            hashes = sealed[4]
+            patients.append(
+                (t.contact_id, sealed[0], sealed[1], sealed[2], sealed[3], hashes[0] if hashes else None)
             )
         else:
-            caregivers.append(
-                (
-                    t.contact_id,
+            sealed = t.sealed
+            if sealed is None or t.dirty:
+                sealed = (
                     seal_caregiver["first_name"](v["first_name"] or None),
                     seal_caregiver["last_name"](v["last_name"] or None),
                 )
-            )
+            caregivers.append((t.contact_id, sealed[0], sealed[1]))
     for table, rows in ((_HCPS, hcps), (_PATIENTS, patients), (_CAREGIVERS, caregivers)):
         if rows:
             table.insert(rows)
