@@ -14,6 +14,7 @@ from carereach.audience.identifiers import PhoneNumber
 from carereach.audience.imports.mapping import ColumnPlan
 from carereach.audience.imports.reading import SourceRow
 from carereach.audience.imports.validation import CELL_SEPARATOR, PhiSealer, Sealed
+from carereach.security.crypto import normalize_for_index
 from carereach.audience.models import CaregiverProfile, Contact, HcpProfile, PatientProfile
 
 CONTACT_ATTRS = (
@@ -107,6 +108,15 @@ class PlannedRow:
     sealed: Sealed | None = None  # the draft's PHI encrypted, when the validator sealed it
     territory_id: int | None = None
     _values: dict[str, Any] | None = None
+    _mrn_key: str | None = None
+
+    @property
+    def mrn_key(self) -> str:
+        """The MRN as matching compares it (`normalize_for_index`); "" without one."""
+        if self._mrn_key is None:
+            mrn = self.draft.mrn
+            self._mrn_key = normalize_for_index(mrn) if mrn else ""
+        return self._mrn_key
 
     @property
     def cells(self) -> list[str]:
