@@ -14,7 +14,8 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
 
-from carereach.security.crypto import keyring, normalize_for_index
+from carereach.security.crypto import keyring
+from carereach.security.crypto import normalize_for_index as normalize_for_index  # re-exported
 
 
 def blind_index_for(value: str | None) -> str | None:

@@ -14,8 +14,8 @@ from carereach.audience.identifiers import PhoneNumber
 from carereach.audience.imports.mapping import ColumnPlan
 from carereach.audience.imports.reading import SourceRow
 from carereach.audience.imports.validation import CELL_SEPARATOR, PhiSealer, Sealed
-from carereach.security.crypto import normalize_for_index
 from carereach.audience.models import CaregiverProfile, Contact, HcpProfile, PatientProfile
+from carereach.security.crypto import normalize_for_index
 
 CONTACT_ATTRS = (
     "status",

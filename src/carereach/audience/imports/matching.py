@@ -128,9 +128,7 @@ def _find(
     if draft.npi and draft.npi in index.npi:
         return index.npi[draft.npi], "npi"
     if draft.mrn:
-        same_mrn = [
-            t for t in index.mrn.get(row.mrn_key, ()) if t.kind == draft.kind
-        ]
+        same_mrn = [t for t in index.mrn.get(row.mrn_key, ()) if t.kind == draft.kind]
         if len(same_mrn) == 1:
             return same_mrn[0], "mrn"
         if same_mrn:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from carereach.audience.drafts import PHI_FIELDS, ContactDraft, contact_draft
 from carereach.audience.imports.reading import SourceRow
@@ -24,9 +25,7 @@ CELL_SEPARATOR = "\x00"  # never in a stored file: the upload refuses NUL bytes
 Finding = tuple[str, str, str]
 # An accepted row's PHI, encrypted: a patient's (first name, last name, birth date, MRN, the
 # MRN's blind index under every key, newest first); a caregiver's (first name, last name).
-Sealed = tuple[str | None, str | None, str | None, str | None, tuple[str, ...]] | tuple[
-    str | None, str | None
-]
+Sealed = tuple[Any, ...]
 # The PHI fields `PhiSealer` encrypts, by kind, in the order of `Sealed`.
 SEALED_FIELDS = {
     "patient": ("first_name", "last_name", "date_of_birth", "mrn"),

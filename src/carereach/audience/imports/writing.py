@@ -19,8 +19,8 @@ from json.encoder import encode_basestring_ascii as _quote  # json.dumps' quotin
 from typing import Any
 
 from django.conf import settings
-from psycopg.types.json import Jsonb
 from django.db import connection, models
+from psycopg.types.json import Jsonb
 
 from carereach.audience.imports.batch import PROFILE_FIELDS, ImportContext, Target
 from carereach.audience.imports.validation import SEALED_FIELDS, PhiSealer
@@ -263,7 +263,14 @@ def _insert_profiles(targets: list[Target]) -> None:
                 )
             hashes = sealed[4]
             patients.append(
-                (t.contact_id, sealed[0], sealed[1], sealed[2], sealed[3], hashes[0] if hashes else None)
+                (
+                    t.contact_id,
+                    sealed[0],
+                    sealed[1],
+                    sealed[2],
+                    sealed[3],
+                    hashes[0] if hashes else None,
+                )
             )
         else:
             sealed = t.sealed
