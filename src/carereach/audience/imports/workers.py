@@ -9,7 +9,10 @@ validates it batch by batch, one batch ahead of the writer, so memory stays boun
 no database and no Django setup: `validation` imports neither.
 
 Drafts cross as tuples (`encode_draft`), not as pickled dataclasses: those cost more to pickle
-and unpickle than the validation they carry.
+and unpickle than the validation they carry; an accepted row's cells cross as one string
+(`validation.CELL_SEPARATOR`), split only if the row is refused later. For a pass that writes,
+the child also encrypts the PHI it accepts (`validation.PhiSealer`): the field keys reach it
+through its stdin, with its other arguments, never on its command line.
 """
 
 from __future__ import annotations
