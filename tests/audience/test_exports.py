@@ -23,6 +23,7 @@ def segment_id(users: dict[Role, User]) -> int:
     west = territory_create(code="W", name="West", actor=None)
     territory_create(code="E", name="East", actor=None)
     territory_assign_rep(territory=west, rep=users[Role.FIELD_REP], actor=None)
+    factories.specialties()  # a transactional test elsewhere may have flushed the migration's
     factories.contact(
         kind="hcp",
         last_name="Ped",

@@ -216,6 +216,40 @@ def test_phi_written_by_the_importer_reads_back_through_the_field(importer: User
     assert "Hermione" not in stored  # ciphertext at rest
 
 
+@pytest.mark.parametrize("road", ["thread", "process"])
+def test_phi_sealed_by_the_validator_reads_back_and_matches(
+    importer: User, monkeypatch: pytest.MonkeyPatch, road: str
+) -> None:
+    """The validator encrypts PHI for a writing pass; a row that fills a field of a contact
+    made earlier in the same batch has it encrypted again by the writer."""
+    from carereach.audience.models import CaregiverProfile, PatientProfile
+    from carereach.security.fields import blind_index_for
+
+    if road == "process":
+        monkeypatch.setattr(workers, "PROCESS_MIN_ROWS", 0)
+    header = ["kind", "first_name", "last_name", "date_of_birth", "mrn"]
+    content = csv_bytes(
+        header,
+        [
+            ["patient", "", "Xylophone", "", " mrn-7 "],
+            ["patient", "Hermione", "Xylophone", "1985-07-09", "MRN-7"],  # merges by MRN
+            ["caregiver", "Cat", "Quill", "", ""],
+        ],
+    )
+    first = upload(content, importer, mode="valid_only")
+    contact_import_run(contact_import=first, actor=importer)
+    assert (first.created_rows, first.merged_rows, first.error_rows) == (2, 1, 0)
+    patient = PatientProfile.objects.get()
+    assert (patient.first_name, patient.last_name) == ("Hermione", "Xylophone")
+    assert (patient.date_of_birth, patient.mrn) == ("1985-07-09", "mrn-7")
+    assert patient.mrn_index == blind_index_for("MRN-7")
+    caregiver = CaregiverProfile.objects.get()
+    assert (caregiver.first_name, caregiver.last_name) == ("Cat", "Quill")
+    again = upload(csv_bytes(header, [["patient", "", "", "", "mrn-7"]]), importer)
+    contact_import_run(contact_import=again, actor=importer)
+    assert (again.created_rows, again.merged_rows) == (0, 1)  # found by its blind index
+
+
 def test_drafts_cross_processes_unchanged() -> None:
     rows = list(demo_rows(hcps=40, patients=40, caregivers=20))
     rows.append({"kind": "hcp", "last_name": "Odd", "phone": "+44 20 8366 1177", "custom.x": "1"})

@@ -131,7 +131,10 @@ class _Collector:
         self.problems: list[FieldProblem] = []
 
     def text(self, name: str, *, max_length: int = 200) -> str:
-        value = (self.fields.get(name) or "").strip()
+        value = self.fields.get(name)
+        if not value:  # most cells of a file are empty
+            return ""
+        value = value.strip()
         if len(value) > max_length:
             self.fail(name, value[:40] + "…", f"longer than {max_length} characters")
             return ""

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -28,15 +28,13 @@ NPI_PREFIX = "80840"  # ISO 7812 card-issuer prefix for US health; part of the L
 
 def luhn_check_digit(payload: str) -> int:
     """The Luhn (mod 10) digit that makes `payload` + digit pass; doubles from the right."""
-    total = 0
-    for index, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    backwards = payload[::-1]
+    total = sum(map(_LUHN_DOUBLED.__getitem__, map(int, backwards[0::2])))
+    total += sum(map(int, backwards[1::2]))
     return (10 - total % 10) % 10
+
+
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
 
 
 def npi_check_digit(base: str) -> int:
@@ -231,6 +229,13 @@ def email_normalize(value: str) -> str:
         raise ValidationError("the part before the @ is longer than 64 characters", field="email")
     if not _LOCAL.fullmatch(local):
         raise ValidationError("the part before the @ has a character not allowed", field="email")
+    domain = _domain_check(domain)
+    return f"{local}@{domain}"
+
+
+@lru_cache(maxsize=4096)  # a file has few distinct domains; a refused one is not kept
+def _domain_check(domain: str) -> str:
+    """The domain of an address, lower-cased, or raise: a host name of two labels or more."""
     domain = domain.lower().rstrip(".")
     if domain.isascii():
         # The IDNA codec returns an ASCII name as it is (refusing only empty or over-long labels,
@@ -246,7 +251,7 @@ def email_normalize(value: str) -> str:
         raise ValidationError("the domain is not a valid host name", field="email")
     if labels[-1].isdigit():
         raise ValidationError("the domain has no top-level name", field="email")
-    return f"{local}@{domain}"
+    return domain
 
 
 # --- Time zone and language ----------------------------------------------------------------------
@@ -282,6 +287,12 @@ _LANGUAGE_TAG = re.compile(
 
 
 def language_check(value: str) -> str:
+    """Return a BCP 47 language tag in canonical case, or raise (see `_language_check`)."""
+    return _language_check(value.strip())
+
+
+@lru_cache(maxsize=1024)  # a file has few distinct tags; a refused one is not kept
+def _language_check(value: str) -> str:
     """Return a BCP 47 language tag in canonical case (en, es-MX, zh-Hant-TW), or raise.
 
     Only the shape is checked (language, script, region, variants); extensions and private-use

@@ -112,12 +112,18 @@ class Keyring:
 
 
 @lru_cache(maxsize=4)
-def _keyring_for(masters: tuple[bytes, ...]) -> Keyring:
+def keyring_for(masters: tuple[bytes, ...]) -> Keyring:
+    """The keyring of these master keys, newest first (no Django: a worker process uses it)."""
     return Keyring(keys=tuple(make_key(master) for master in masters))
+
+
+def normalize_for_index(value: str) -> str:
+    """Case and spacing must not defeat equality search (an MRN typed ' ab12 ' finds 'AB12')."""
+    return " ".join(value.split()).casefold()
 
 
 def keyring() -> Keyring:
     """The keyring built from settings.FIELD_KEYS (cached per key list)."""
     from django.conf import settings
 
-    return _keyring_for(tuple(settings.FIELD_KEYS))
+    return keyring_for(tuple(settings.FIELD_KEYS))

@@ -15,11 +15,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
 
 from carereach.security.crypto import keyring
-
-
-def normalize_for_index(value: str) -> str:
-    """Case and spacing must not defeat equality search (an MRN typed ' ab12 ' finds 'AB12')."""
-    return " ".join(value.split()).casefold()
+from carereach.security.crypto import normalize_for_index as normalize_for_index  # re-exported
 
 
 def blind_index_for(value: str | None) -> str | None:

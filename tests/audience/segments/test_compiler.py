@@ -39,6 +39,7 @@ from carereach.audience.segments.fields import (
 )
 from carereach.audience.segments.nodes import And, Call, Compare, Operator, Symbol
 from carereach.errors import ConfigError
+from tests.audience import factories
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -486,7 +487,9 @@ def contacts(db: None) -> dict[str, int]:
 
     west = Territory.objects.create(code="west", name="West")
     tags = {name: Tag.objects.create(name=name) for name in ("vip", "a", "b")}
-    pediatrics = Specialty.objects.get(code="208000000X")  # loaded by migration
+    # The migration loads them, but a transactional test on the same worker flushes them.
+    factories.specialties()
+    pediatrics = Specialty.objects.get(code="208000000X")
     family = Specialty.objects.get(code="207Q00000X")
 
     def contact(created: datetime, **fields: Any) -> Contact:

@@ -13,7 +13,9 @@ from carereach.audience.drafts import PHI_FIELDS, ContactDraft, PostalDraft
 from carereach.audience.identifiers import PhoneNumber
 from carereach.audience.imports.mapping import ColumnPlan
 from carereach.audience.imports.reading import SourceRow
+from carereach.audience.imports.validation import CELL_SEPARATOR, PhiSealer, Sealed
 from carereach.audience.models import CaregiverProfile, Contact, HcpProfile, PatientProfile
+from carereach.security.crypto import normalize_for_index
 
 CONTACT_ATTRS = (
     "status",
@@ -74,6 +76,7 @@ class Target:
     phone_rank: int = 0
     email_rank: int = 0
     postal_rank: int = 0
+    sealed: Sealed | None = None  # the creating row's PHI, encrypted (new targets)
 
     @property
     def is_new(self) -> bool:
@@ -99,11 +102,27 @@ class Target:
 @dataclass(slots=True)
 class PlannedRow:
     number: int
-    cells: list[str]
+    source: list[str] | str  # the cells, or joined by CELL_SEPARATOR (split on first use)
     draft: ContactDraft
     columns: tuple[tuple[int, str], ...]
+    sealed: Sealed | None = None  # the draft's PHI encrypted, when the validator sealed it
     territory_id: int | None = None
     _values: dict[str, Any] | None = None
+    _mrn_key: str | None = None
+
+    @property
+    def mrn_key(self) -> str:
+        """The MRN as matching compares it (`normalize_for_index`); "" without one."""
+        if self._mrn_key is None:
+            mrn = self.draft.mrn
+            self._mrn_key = normalize_for_index(mrn) if mrn else ""
+        return self._mrn_key
+
+    @property
+    def cells(self) -> list[str]:
+        if isinstance(self.source, str):
+            self.source = self.source.split(CELL_SEPARATOR)
+        return self.source
 
     @property
     def values(self) -> dict[str, Any]:
@@ -157,6 +176,7 @@ class ImportContext:
     specialties: dict[str, int | None] = field(default_factory=dict)
     tags: dict[str, int] = field(default_factory=dict)
     npis: set[int] = field(default_factory=set)
+    sealer: PhiSealer | None = None  # set by a pass that writes
 
     def __post_init__(self) -> None:
         self.field_columns = {name: self.columns.header[i] for i, name in self.columns.columns}

@@ -19,6 +19,7 @@ next one (a dry run, which writes nothing, plans each batch against the database
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection
@@ -83,7 +84,7 @@ class _Index:
         if draft.npi:
             self.npi[draft.npi] = target
         if draft.mrn:
-            self._add(self.mrn, normalize_for_index(draft.mrn), target)
+            self._add(self.mrn, row.mrn_key, target)
         for phone in draft.phones:
             self._add(self.phone, phone.e164, target)
         for email in draft.emails:
@@ -127,9 +128,7 @@ def _find(
     if draft.npi and draft.npi in index.npi:
         return index.npi[draft.npi], "npi"
     if draft.mrn:
-        same_mrn = [
-            t for t in index.mrn.get(normalize_for_index(draft.mrn), ()) if t.kind == draft.kind
-        ]
+        same_mrn = [t for t in index.mrn.get(row.mrn_key, ()) if t.kind == draft.kind]
         if len(same_mrn) == 1:
             return same_mrn[0], "mrn"
         if same_mrn:
@@ -285,9 +284,11 @@ def _load_candidates(rows: list[PlannedRow]) -> _Index:
     npis = [row.draft.npi for row in rows if row.draft.npi]
     mrn_hashes: dict[str, str] = {}
     for row in rows:
-        if row.draft.mrn:
-            normalized = normalize_for_index(row.draft.mrn)
-            mrn_hashes.update(dict.fromkeys(blind_index_lookup(row.draft.mrn), normalized))
+        mrn = row.draft.mrn
+        if mrn:
+            # The validator computed the hashes with the PHI it sealed (`validation.PhiSealer`).
+            hashes = row.sealed[4] if row.sealed is not None and len(row.sealed) == 5 else None
+            mrn_hashes.update(dict.fromkeys(hashes or blind_index_lookup(mrn), row.mrn_key))
     phones = list({phone.e164 for row in rows for phone in row.draft.phones})
     emails = list({email for row in rows for email in row.draft.emails})
 
@@ -413,16 +414,23 @@ def _postal_key(line1: str, city: str, postal_code: str) -> PostalKey:
 # --- Merging ------------------------------------------------------------------------------------
 
 
+# The draft attributes a new target's values start from, per kind, read in one call.
+_DRAFT_VALUES = {
+    kind: (names, attrgetter(*names))
+    for kind, names in (
+        (kind, (*CONTACT_ATTRS, "time_zone_source", "external_id", *profile))
+        for kind, profile in PROFILE_FIELDS.items()
+    )
+}
+
+
 def _new_target(row: PlannedRow) -> Target:
     draft = row.draft
-    values: dict[str, Any] = {name: getattr(draft, name) for name in CONTACT_ATTRS}
-    values["time_zone_source"] = draft.time_zone_source
+    names, read = _DRAFT_VALUES[draft.kind]
+    values: dict[str, Any] = dict(zip(names, read(draft), strict=True))
     values["territory"] = row.territory_id
-    values["external_id"] = draft.external_id
     for key, value in draft.custom_fields.items():
         values[f"custom.{key}"] = value
-    for name in PROFILE_FIELDS[draft.kind]:
-        values[name] = getattr(draft, name)
     return Target(
         kind=draft.kind,
         values=values,
@@ -432,6 +440,7 @@ def _new_target(row: PlannedRow) -> Target:
         new_tags=list(draft.tags),
         new_specialties=list(draft.specialties) if draft.kind == "hcp" else [],
         new_postal=[draft.postal] if draft.postal is not None else [],
+        sealed=row.sealed,
     )
 
 

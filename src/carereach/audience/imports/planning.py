@@ -39,7 +39,7 @@ class Validated:
 
 def validate_batch(rows: list[SourceRow], ctx: ImportContext) -> Validated:
     """The per-row field rules; pure (no database, `ctx` only read)."""
-    return validated_from(check_rows(rows, ctx.columns.columns), ctx)
+    return validated_from(check_rows(rows, ctx.columns.columns, ctx.sealer), ctx)
 
 
 def validated_from(checked: Checked, ctx: ImportContext) -> Validated:
@@ -57,7 +57,8 @@ def validated_from(checked: Checked, ctx: ImportContext) -> Validated:
         if territory:
             bad_territories.append((number, territory))
     valid = [
-        PlannedRow(number, row_cells, draft, columns) for number, row_cells, draft in checked.valid
+        PlannedRow(number, row_cells, draft, columns, sealed)
+        for number, row_cells, draft, sealed in checked.valid
     ]
     return Validated(checked.size, valid, problems, bad_territories, cells)
 

@@ -47,7 +47,7 @@ from carereach.audience.imports.reading import (
     store_upload,
 )
 from carereach.audience.imports.report import ErrorFile, ImportReport
-from carereach.audience.imports.writing import write_batch
+from carereach.audience.imports.writing import phi_sealer, write_batch
 from carereach.audience.models import (
     CaregiverProfile,
     Contact,
@@ -252,7 +252,8 @@ def _pass(
     path = _stored_file(contact_import)
     header = read_header(path)
     columns = resolve_mapping(header, contact_import.mapping)
-    ctx = ImportContext(columns=columns)
+    # A pass that writes has the validator encrypt the PHI it accepts (`validation.PhiSealer`).
+    ctx = ImportContext(columns=columns, sealer=phi_sealer() if write else None)
     report = ImportReport(columns=columns, dry_run=not write)
     errors = ErrorFile(_var() / IMPORT_DIR / f"{contact_import.pk}-errors.csv", header)
     processed = 0
@@ -291,7 +292,7 @@ def _validated(path: Path, ctx: ImportContext, *, rows: int) -> Iterator[Iterato
     """The file's batches after the field rules, validated ahead of the one being written:
     in a second process for a large file (`workers`), else on a thread."""
     if rows >= workers.PROCESS_MIN_ROWS:
-        validator = workers.ProcessValidator(path, ctx.columns.columns, BATCH_SIZE)
+        validator = workers.ProcessValidator(path, ctx.columns.columns, BATCH_SIZE, ctx.sealer)
         try:
             yield (validated_from(checked, ctx) for checked in validator.batches())
         finally:

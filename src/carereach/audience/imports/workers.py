@@ -9,7 +9,10 @@ validates it batch by batch, one batch ahead of the writer, so memory stays boun
 no database and no Django setup: `validation` imports neither.
 
 Drafts cross as tuples (`encode_draft`), not as pickled dataclasses: those cost more to pickle
-and unpickle than the validation they carry.
+and unpickle than the validation they carry; an accepted row's cells cross as one string
+(`validation.CELL_SEPARATOR`), split only if the row is refused later. For a pass that writes,
+the child also encrypts the PHI it accepts (`validation.PhiSealer`): the field keys reach it
+through its stdin, with its other arguments, never on its command line.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import IO, Any
 from carereach.audience.drafts import ContactDraft, PostalDraft
 from carereach.audience.identifiers import LineType, PhoneNumber
 from carereach.audience.imports.reading import read_batches
-from carereach.audience.imports.validation import Checked, check_rows
+from carereach.audience.imports.validation import CELL_SEPARATOR, Checked, PhiSealer, check_rows
 from carereach.errors import CarereachError
 
 PROCESS_MIN_ROWS = 20_000  # below this, starting a process costs more than it saves
@@ -75,13 +78,19 @@ def decode_draft(values: tuple[Any, ...]) -> ContactDraft:
 
 
 def _encode(checked: Checked) -> tuple[Any, ...]:
-    valid = [(number, cells, encode_draft(draft)) for number, cells, draft in checked.valid]
+    join = CELL_SEPARATOR.join
+    valid = [
+        (number, cells if isinstance(cells, str) else join(cells), encode_draft(draft), sealed)
+        for number, cells, draft, sealed in checked.valid
+    ]
     return ("batch", checked.size, valid, checked.refused)
 
 
 def _decode(message: tuple[Any, ...]) -> Checked:
     _, size, valid, refused = message
-    drafts = [(number, cells, decode_draft(values)) for number, cells, values in valid]
+    drafts = [
+        (number, cells, decode_draft(values), sealed) for number, cells, values, sealed in valid
+    ]
     return Checked(size=size, valid=drafts, refused=refused)
 
 
@@ -102,9 +111,9 @@ def _validate_file(arguments: IO[bytes], out: IO[bytes]) -> int:
     """The child's whole life: every batch of the file, then "done" (or the error)."""
     gc.disable()  # see services._cyclic_gc_paused: nothing here is in a cycle
     try:
-        path, columns, size = _read_frame(arguments)
+        path, columns, size, sealer = _read_frame(arguments)
         for rows in read_batches(Path(path), size=size):
-            out.write(_frame(_encode(check_rows(rows, columns))))
+            out.write(_frame(_encode(check_rows(rows, columns, sealer))))
             out.flush()
         out.write(_frame(("done",)))
     except BaseException:
@@ -125,7 +134,13 @@ class ProcessValidator:
     keeps it at most a batch ahead.
     """
 
-    def __init__(self, path: Path, columns: tuple[tuple[int, str], ...], size: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: tuple[tuple[int, str], ...],
+        size: int,
+        sealer: PhiSealer | None = None,
+    ) -> None:
         self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             CHILD_COMMAND,
             stdin=subprocess.PIPE,
@@ -134,7 +149,8 @@ class ProcessValidator:
         assert self._process.stdin is not None  # noqa: S101 - PIPE was asked for
         assert self._process.stdout is not None  # noqa: S101
         self._stdout = self._process.stdout
-        self._process.stdin.write(_frame((str(path), columns, size)))
+        # The sealer carries the field keys: through the pipe, never on the command line.
+        self._process.stdin.write(_frame((str(path), columns, size, sealer)))
         self._process.stdin.close()
 
     def batches(self) -> Iterator[Checked]:

@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps' quoting of a str
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
+from psycopg.types.json import Jsonb
 
 from carereach.audience.imports.batch import PROFILE_FIELDS, ImportContext, Target
+from carereach.audience.imports.validation import SEALED_FIELDS, PhiSealer
 from carereach.audience.models import (
     CaregiverProfile,
     Contact,
@@ -48,7 +52,7 @@ class _Table:
         ]
 
     def insert(self, rows: Iterable[Row]) -> None:
-        rest = tuple(f.get_db_prep_save(f.get_default(), connection) for f in self.rest)
+        rest = tuple(_once(f.get_db_prep_save(f.get_default(), connection)) for f in self.rest)
         quote = connection.ops.quote_name
         names = ", ".join(quote(name) for name in (*self.columns, *(f.column for f in self.rest)))
         table = quote(self.model._meta.db_table)
@@ -63,6 +67,19 @@ class _Table:
                     f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608 - our names
                     [row + rest for row in rows] if rest else list(rows),
                 )
+
+
+def _once(value: Any) -> Any:
+    """A default as the statement takes it: a JSON adapter (psycopg's `Jsonb`) becomes its text
+    here, once, instead of being dumped again for every row COPY writes."""
+    if isinstance(value, Jsonb):
+        return (value.dumps or json.dumps)(value.obj)
+    return value
+
+
+def _json_text(value: Any) -> str:
+    """`json.dumps(value)`, quicker for a string: the encoder's own quoting, no dispatch."""
+    return _quote(value) if type(value) is str else json.dumps(value)
 
 
 def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -159,16 +176,18 @@ def write_batch(
 def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str, ...]) -> None:
     """One row per new contact; `custom_fields` are the file's `custom.<name>` columns."""
     dumps = json.dumps
-    empty = dumps({})
+    empty = "{}"
     channel_lists: dict[tuple[str, ...], str] = {}  # a file has few distinct ones
+    # The JSON objects are put together from `_json_text` pieces: the text json.dumps makes.
+    keys = [(name, _quote(name.removeprefix("custom.")) + ": ") for name in custom_fields]
     rows = []
     for t in targets:
         v = t.values
-        external = dumps({"source": v["external_id"]}) if v["external_id"] else empty
+        external = f'{{"source": {_json_text(v["external_id"])}}}' if v["external_id"] else empty
         custom = empty
-        if custom_fields:
-            given = {n.removeprefix("custom."): v[n] for n in custom_fields if n in v}
-            custom = dumps(given) if given else empty
+        if keys:
+            given = [key + _json_text(v[name]) for name, key in keys if name in v]
+            custom = "{" + ", ".join(given) + "}" if given else empty
         key = tuple(v["preferred_channels"])
         channels = channel_lists.get(key)
         if channels is None:
@@ -196,15 +215,28 @@ def _insert_contacts(targets: list[Target], stamp: Any, custom_fields: tuple[str
     _CONTACTS.insert(rows)
 
 
+def phi_sealer() -> PhiSealer:
+    """The sealer a writing pass gives its validator: the field keys in force and the
+    `EncryptedTextField` contexts of the profile columns it seals."""
+    contexts = {
+        kind: {name: _encrypted(model, name).crypto_context for name in SEALED_FIELDS[kind]}
+        for kind, model in (("patient", PatientProfile), ("caregiver", CaregiverProfile))
+    }
+    return PhiSealer(tuple(settings.FIELD_KEYS), contexts)
+
+
+def _encrypted(model: type[models.Model], name: str) -> EncryptedTextField:
+    field = model._meta.get_field(name)
+    assert isinstance(field, EncryptedTextField)  # noqa: S101 - PHI columns by construction
+    return field
+
+
 def _insert_profiles(targets: list[Target]) -> None:
     hcps: list[Row] = []
     patients: list[Row] = []
     caregivers: list[Row] = []
-    seal_patient = {
-        name: _Sealer(PatientProfile, name)
-        for name in ("first_name", "last_name", "date_of_birth", "mrn")
-    }
-    seal_caregiver = {name: _Sealer(CaregiverProfile, name) for name in ("first_name", "last_name")}
+    seal_patient = {name: _Sealer(PatientProfile, name) for name in SEALED_FIELDS["patient"]}
+    seal_caregiver = {name: _Sealer(CaregiverProfile, name) for name in SEALED_FIELDS["caregiver"]}
     for t in targets:
         v = t.values
         if t.kind == "hcp":
@@ -219,25 +251,35 @@ def _insert_profiles(targets: list[Target]) -> None:
                 )
             )
         elif t.kind == "patient":
-            mrn = v["mrn"] or None
-            patients.append(
-                (
-                    t.contact_id,
+            sealed = t.sealed
+            if sealed is None or len(sealed) != 5 or t.dirty:
+                mrn = v["mrn"] or None
+                sealed = (
                     seal_patient["first_name"](v["first_name"] or None),
                     seal_patient["last_name"](v["last_name"] or None),
                     seal_patient["date_of_birth"](v["date_of_birth"] or None),
                     seal_patient["mrn"](mrn),
-                    seal_patient["mrn"].blind_index(mrn),
+                    (seal_patient["mrn"].blind_index(mrn),) if mrn else (),
+                )
+            hashes = sealed[4]
+            patients.append(
+                (
+                    t.contact_id,
+                    sealed[0],
+                    sealed[1],
+                    sealed[2],
+                    sealed[3],
+                    hashes[0] if hashes else None,
                 )
             )
         else:
-            caregivers.append(
-                (
-                    t.contact_id,
+            sealed = t.sealed
+            if sealed is None or t.dirty:
+                sealed = (
                     seal_caregiver["first_name"](v["first_name"] or None),
                     seal_caregiver["last_name"](v["last_name"] or None),
                 )
-            )
+            caregivers.append((t.contact_id, sealed[0], sealed[1]))
     for table, rows in ((_HCPS, hcps), (_PATIENTS, patients), (_CAREGIVERS, caregivers)):
         if rows:
             table.insert(rows)
