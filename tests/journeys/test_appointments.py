@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 
 from carereach.channels.models import Direction, SandboxMessage
 from carereach.consent.services import consent_record
+from carereach.content.services import BodyInput
 from carereach.errors import ValidationError
 from carereach.journeys.models import (
     Appointment,
@@ -18,13 +20,16 @@ from carereach.journeys.models import (
     EnrolmentState,
 )
 from carereach.journeys.selectors import appointment_rates
+from carereach.journeys.services.editing import JourneyInput, StepInput, journey_update
 from carereach.journeys.services.engine import enrolments_advance_due
 from carereach.journeys.services.records import appointment_set_status
 from carereach.journeys.tasks import journeys_advance_due
 from carereach.messaging.models import InboundMessage, Message, MessageStatus
 from carereach.messaging.runtime import worker_tick
-from carereach.messaging.services.ingest import sandbox_text_in
+from carereach.messaging.services.ingest import sandbox_keypress, sandbox_text_in
+from carereach.security.roles import Role
 from tests.campaigns.factories import Clock
+from tests.content import factories as content
 from tests.journeys import factories as f
 from tests.journeys.factories import Clinic
 
@@ -291,3 +296,62 @@ def test_confirmation_and_no_show_rates(clinic: Clinic, clock: Clock) -> None:
     assert (rates.reminded, rates.confirmed, rates.past, rates.no_show) == (2, 1, 2, 1)
     assert (rates.confirmation_rate, rates.no_show_rate) == (0.5, 0.5)
     assert first.pk != second.pk
+
+
+def test_no_reply_falls_back_to_a_call_and_key_1_confirms(
+    clinic: Clinic, clock: Clock, users: dict[Role, User]
+) -> None:
+    """The issue's story: no answer to the text by the set time, so the patient is called;
+    pressing 1 on the call confirms the appointment (the call speaks the answer itself)."""
+    program = clinic.program
+    program.channels = ["sms", "voice"]
+    program.save(update_fields=["channels"])
+    reminder = f.approved(
+        program,
+        users[Role.MARKETER],
+        users[Role.COMPLIANCE],
+        "appointment-reminder-call",
+        content.sms(f.REMINDER_EN),
+        BodyInput(
+            channel="voice",
+            language="en",
+            text="This is a reminder of your appointment with {{ provider_name }} "
+            "{{ appointment_time }}.",
+        ),
+    )
+    journey_update(
+        journey=clinic.appointments,
+        data=JourneyInput(
+            code="appointments",
+            name="Appointment reminders",
+            kind="appointment",
+            program=program,
+            channels=["sms", "voice"],
+            steps=[
+                StepInput(offset_minutes=-72 * f.HOUR, content_version_id=reminder.pk),
+                StepInput(
+                    offset_minutes=-47 * f.HOUR,
+                    condition="no_reply",
+                    content_version_id=reminder.pk,
+                ),
+            ],
+        ),
+        actor=users[Role.MARKETER],
+    )
+    appointment, enrolment = _booked(clock)
+    clock.advance(days=1)
+    _tick()  # the text
+    clock.advance(days=1, hours=1)  # 47 h before, no answer
+    _tick()  # the call
+    call = Message.objects.get(key__startswith=f"{enrolment.trigger_key}:", channel="voice")
+    assert call.status in (MessageStatus.SENT, MessageStatus.DELIVERED), call.reasons
+    assert call.address == f.PHONE
+    assert "reminder of your appointment" in call.body
+    sandbox_keypress(call_id=call.provider_message_id, digits="1")
+    worker_tick("w1")
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CONFIRMED
+    press = InboundMessage.objects.get(in_reply_to=call)
+    assert press.handled_by
+    # The call answered; no text is sent back for a key press.
+    assert not Message.objects.filter(origin="journey_answer").exists()

@@ -27,8 +27,10 @@ from carereach.journeys.wording import Answer, answer_read, answer_text, gone_te
 from carereach.messaging.models import Lane
 from carereach.messaging.replies import InboundReply
 from carereach.messaging.services.outbox import Reason, message_enqueue
+from carereach.messaging.services.voice import CONFIRMED
 from carereach.security.audit import audit_record
 from carereach.security.models import AuditAction
+from carereach.vocabulary import Channel
 
 LABEL = "appointment"
 OPEN = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.RESCHEDULED)
@@ -71,7 +73,12 @@ def appointment_answer(
 
 
 def journey_reply_handle(reply: InboundReply) -> str | None:
-    answer = answer_read(reply.body)
+    by_call = reply.channel == Channel.VOICE
+    answer: Answer | None
+    if by_call:  # a key pressed during a reminder call: 1 means "confirmed"
+        answer = Answer.CONFIRM if reply.answer == CONFIRMED else None
+    else:
+        answer = answer_read(reply.body)
     enrolment_id = _enrolment_id(reply.in_reply_to_key)
     if answer is None or enrolment_id is None:
         return None
@@ -103,6 +110,8 @@ def journey_reply_handle(reply: InboundReply) -> str | None:
             when=when_words(appointment, contact, language),
             provider_phone=appointment.provider_phone,
         )
+    if by_call:
+        return LABEL  # recorded; the call itself spoke the answer
     if address_opted_out(address=reply.from_number, sender=reply.to_number):
         return LABEL  # recorded; nothing is sent to a number that opted out of everything here
     message_enqueue(
