@@ -59,7 +59,9 @@ def test_killed_workers_never_send_twice_and_never_lose_one(settings: Any) -> No
     person = messaging.consented("+14155550101", program)
     for n in range(COUNT):
         messaging.queued(person, program, f"crash:{n}", f"Refill reminder #{n}", sender=SENDER)
-    with LoopbackCarrier(CarrierConfig(latency=0.02)) as carrier:
+    # Each answer takes 0.3 s after the message is created, so a kill soon after the carrier
+    # has taken new messages lands while their batch waits for its answers (mid-batch).
+    with LoopbackCarrier(CarrierConfig(latency=0.3)) as carrier:
         env = os.environ | {
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
