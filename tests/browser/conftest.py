@@ -119,7 +119,9 @@ def context(browser: Browser, in_flight: InFlight) -> Iterator[BrowserContext]:
     the database is quiet when pytest-django empties it.
     """
     context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(5_000)
+    # Actions wait up to 15 s: a click that submits real work (an import run) waits for its
+    # navigation too, and a loaded CI machine took longer than 5 s for one.
+    context.set_default_timeout(15_000)
     blocked: list[str] = []
 
     def local_only(route: Route) -> None:
